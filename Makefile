@@ -1,0 +1,167 @@
+# botfleet: one non-recursive GNU makefile.
+#
+#   make                  build everything under build/
+#   make check            build, then run unit and integration tests
+#   make deps             install the Debian packages needed to build and test
+#   make install          PREFIX, DESTDIR, BINDIR, LIBEXECDIR, SYSCONFDIR honoured
+#   make DEVELOPER=1      warnings are errors
+#   make SANITIZE=address,undefined
+#   make V=1              show the commands
+
+-include config.mak
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+SYSCONFDIR ?= $(PREFIX)/etc
+DATADIR    ?= $(PREFIX)/share
+DESTDIR    ?=
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+PKGS      := libcurl libpq jansson libevent inih libcrypto libxcrypt
+PKG_CONFIG ?= pkg-config
+
+B ?= build
+
+WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings -Wvla \
+	-Wcast-qual -Wsign-compare -Werror=implicit-function-declaration \
+	-fno-common
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ifneq ($(DEVELOPER),)
+WARN += -Werror
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ALL_CFLAGS  = -D_GNU_SOURCE -Icommon/include $(PKG_CFLAGS) $(WARN) $(HARDEN) \
+	-MMD -MP $(CFLAGS)
+ALL_LDFLAGS = -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+
+ifneq ($(SANITIZE),)
+SAN := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_CFLAGS  += $(SAN)
+ALL_LDFLAGS += $(SAN)
+endif
+
+ifeq ($(V),)
+Q = @
+quiet = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q =
+quiet =
+endif
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS).
+FLAGS_STAMP := $(B)/.flags
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)
+$(shell mkdir -p $(B); \
+	[ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
+	echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+.PHONY: all check check-unit check-integration install uninstall clean deps \
+	run lint
+
+# ---------------------------------------------------------------- libbotcommon
+COMMON_SRCS := $(sort $(wildcard common/*.c))
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/%.o)
+LIB         := $(B)/libbotcommon.a
+
+# ---------------------------------------------------------------- programs
+# Each directory under supervisor/ and bots/ contributes programs through a
+# small fragment, module.mk, included here (non-recursive, like git's).
+PROGRAMS :=
+BOTS     :=
+-include $(sort $(wildcard supervisor/module.mk bots/*/module.mk \
+	tests/fakes/module.mk tests/helper/module.mk))
+
+# ---------------------------------------------------------------- tests
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+UNIT_SUPPORT_SRCS := $(sort $(wildcard tests/unit/support/*.c))
+UNIT_SUPPORT_OBJS := $(UNIT_SUPPORT_SRCS:%.c=$(B)/%.o)
+HDR_SRCS   := $(sort $(wildcard common/include/botcommon/*.h))
+HDR_OBJS   := $(HDR_SRCS:common/include/botcommon/%.h=$(B)/tests/hdr/%.o)
+TEST_BINS  := $(UNIT_TESTS) $(TEST_PROGRAMS)
+
+all: $(LIB) $(PROGRAMS) $(BOTS)
+
+$(B)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_SUPPORT_OBJS) $(LIB)
+	$(call quiet,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# Every public header compiles on its own.
+$(B)/tests/hdr/%.o: common/include/botcommon/%.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,HDR,$<)printf '#include <botcommon/%s>\n' $*.h | \
+	    $(CC) $(ALL_CFLAGS) -MF $(@:.o=.d) -MT $@ -x c -c -o $@ -
+
+check: all $(TEST_BINS) $(HDR_OBJS)
+	$(Q)tests/run $(B) $(TESTS)
+
+check-unit: all $(TEST_BINS) $(HDR_OBJS)
+	$(Q)tests/run $(B) unit
+
+check-integration: all $(TEST_BINS)
+	$(Q)tests/run $(B) integration
+
+lint:
+	cppcheck --quiet --enable=warning,portability --error-exitcode=1 \
+	    -Icommon/include --suppress=missingIncludeSystem common supervisor bots
+
+# ---------------------------------------------------------------- deps
+# Debian package names for building, testing and running.
+DEBS := build-essential pkg-config libcurl4-openssl-dev libpq-dev \
+	libjansson-dev libevent-dev libinih-dev libssl-dev libcrypt-dev \
+	libcmocka-dev postgresql tzdata curl
+DEBS_MISSING = $(shell for p in $(DEBS); do \
+	dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	grep -q 'install ok installed' || echo $$p; done)
+
+deps:
+	@missing='$(DEBS_MISSING)'; \
+	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	    echo "deps: missing packages; run as root:"; \
+	    echo "  apt-get install$$missing"; exit 1; \
+	fi
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(LIBEXECDIR)/botfleet
+	$(foreach p,$(PROGRAMS),install -D -m 0755 $(p) \
+	    $(DESTDIR)$(BINDIR)/$(notdir $(p));)
+	$(foreach p,$(BOTS),install -D -m 0755 $(p) \
+	    $(DESTDIR)$(LIBEXECDIR)/botfleet/$(notdir $(p));)
+	install -d $(DESTDIR)$(DATADIR)/botfleet/sql
+	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/botfleet/sql/
+	install -d $(DESTDIR)$(SYSCONFDIR)/botfleet
+	for f in etc/*; do [ -f "$$f" ] || continue; \
+	    t=$(DESTDIR)$(SYSCONFDIR)/botfleet/$$(basename $$f); \
+	    [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; done
+
+uninstall:
+	$(foreach p,$(PROGRAMS),rm -f $(DESTDIR)$(BINDIR)/$(notdir $(p));)
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/botfleet $(DESTDIR)$(DATADIR)/botfleet
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
