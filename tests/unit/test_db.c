@@ -1,0 +1,805 @@
+/*
+ * db: connecting (bad conninfo, timeouts, no password in errors), queries
+ * with parameters, int64, transactions, statement_timeout, SQLSTATEs,
+ * reconnect after a terminated backend, a dropped database and a server
+ * restart, the client-side deadline on a frozen backend.
+ *
+ * Each test works in its own database on the cluster of BOTFLEET_TEST_PG.
+ */
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <botcommon/db.h>
+#include <botcommon/log.h>
+#include <botcommon/util.h>
+#include <botcommon/xmalloc.h>
+
+#define SECRET	"Sup3rSecretPw"
+
+/* A fresh database for one test. */
+struct tdb {
+	char	 name[64];
+	char	*conninfo;	/* for bc_db_open() */
+};
+
+static char	*logbuf;
+static size_t	 loglen;
+static FILE	*logmem;
+
+static const char *
+env_pg(void)
+{
+	const char *s = getenv("BOTFLEET_TEST_PG");
+
+	if (s == NULL)
+		fail_msg("BOTFLEET_TEST_PG is not set: run through tests/run");
+	return s;
+}
+
+static struct bc_db *
+admin_open(void)
+{
+	struct bc_db *db;
+	char *cause = NULL;
+
+	db = bc_db_open(env_pg(), NULL, &cause);
+	if (db == NULL)
+		fail_msg("admin connection: %s", cause);
+	return db;
+}
+
+/* Run the statement the server built with format('... %I', name). */
+static void
+admin_ident(const char *fmt_sql, const char *name)
+{
+	struct bc_db *db = admin_open();
+	struct bc_db_res *res;
+	char *cause = NULL;
+
+	res = bc_db_query(db, fmt_sql, BC_DB_P(name), &cause);
+	if (res == NULL)
+		fail_msg("%s", cause);
+	if (bc_db_exec(db, bc_db_get(res, 0, 0), 0, NULL, NULL, &cause) == -1)
+		fail_msg("%s: %s", bc_db_get(res, 0, 0), cause);
+	bc_db_res_free(res);
+	bc_db_close(db);
+}
+
+static void
+tdb_dropdb(const char *name)
+{
+	admin_ident("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)',"
+	    " $1::text)", name);
+}
+
+static void
+tdb_createdb(const char *name)
+{
+	admin_ident("SELECT format('CREATE DATABASE %I', $1::text)", name);
+}
+
+static void
+tdb_create(struct tdb *t, const char *test)
+{
+	snprintf(t->name, sizeof t->name, "bc_db_%s_%ld", test,
+	    (long)getpid());
+	tdb_dropdb(t->name);
+	tdb_createdb(t->name);
+	xasprintf(&t->conninfo, "%s dbname=%s", env_pg(), t->name);
+}
+
+static void
+tdb_drop(struct tdb *t)
+{
+	tdb_dropdb(t->name);
+	free(t->conninfo);
+	t->conninfo = NULL;
+}
+
+static struct bc_db *
+tdb_open(const struct tdb *t, const struct bc_db_opts *opts)
+{
+	struct bc_db *db;
+	char *cause = NULL;
+
+	if ((db = bc_db_open(t->conninfo, opts, &cause)) == NULL)
+		fail_msg("open %s: %s", t->name, cause);
+	return db;
+}
+
+/* One value of a one-row query, copied (caller frees), or NULL. */
+static char *
+query1(struct bc_db *db, const char *sql)
+{
+	struct bc_db_res *res;
+	char *cause = NULL, *v = NULL;
+
+	if ((res = bc_db_query(db, sql, 0, NULL, &cause)) == NULL) {
+		free(cause);
+		return NULL;
+	}
+	if (bc_db_get(res, 0, 0) != NULL)
+		v = xstrdup(bc_db_get(res, 0, 0));
+	bc_db_res_free(res);
+	return v;
+}
+
+static int64_t
+query_int(struct bc_db *db, const char *sql)
+{
+	char *v = query1(db, sql);
+	int64_t n;
+
+	assert_non_null(v);
+	n = strtoll(v, NULL, 10);
+	free(v);
+	return n;
+}
+
+static void
+exec_ok(struct bc_db *db, const char *sql)
+{
+	char *cause = NULL;
+
+	if (bc_db_exec(db, sql, 0, NULL, NULL, &cause) == -1)
+		fail_msg("%s: %s", sql, cause);
+}
+
+/* Call "SELECT 1" until it works (reconnect), within ms. 0 or -1. */
+static int
+until_ok(struct bc_db *db, int64_t ms)
+{
+	int64_t deadline = bc_now_ms() + ms;
+	struct bc_db_res *res;
+	char *cause = NULL;
+
+	for (;;) {
+		res = bc_db_query(db, "SELECT 1", 0, NULL, &cause);
+		if (res != NULL) {
+			bc_db_res_free(res);
+			return 0;
+		}
+		free(cause);
+		cause = NULL;
+		if (bc_now_ms() > deadline)
+			return -1;
+		poll(NULL, 0, 10);
+	}
+}
+
+/* Terminate the backend of db from another connection. */
+static void
+terminate(struct bc_db *db)
+{
+	struct bc_db *admin = admin_open();
+	struct bc_db_res *res;
+	char *pid, *cause = NULL;
+
+	pid = query1(db, "SELECT pg_backend_pid()");
+	assert_non_null(pid);
+	res = bc_db_query(admin, "SELECT pg_terminate_backend($1::int)",
+	    BC_DB_P(pid), &cause);
+	assert_non_null(res);
+	assert_string_equal(bc_db_get(res, 0, 0), "t");
+	bc_db_res_free(res);
+	free(pid);
+	bc_db_close(admin);
+}
+
+static const char *
+logged(void)
+{
+	fflush(logmem);
+	return logbuf != NULL ? logbuf : "";
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	logmem = open_memstream(&logbuf, &loglen);
+	log_set_stream(logmem);
+	log_init("test_db", LOG_LEVEL_DEBUG, 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	log_set_stream(NULL);
+	/* Keep the log for tests/run's failure report. */
+	fputs(logged(), stderr);
+	fclose(logmem);
+	free(logbuf);
+	logbuf = NULL;
+	return 0;
+}
+
+/* Open with conninfo, expect failure; returns the cause (caller frees). */
+static char *
+open_fails(const char *conninfo, const struct bc_db_opts *opts)
+{
+	struct bc_db *db;
+	char *cause = NULL;
+
+	db = bc_db_open(conninfo, opts, &cause);
+	assert_null(db);
+	assert_non_null(cause);
+	assert_true(strlen(cause) > 0);
+	return cause;
+}
+
+static void
+test_bad_conninfo(void **state)
+{
+	char *cause, *ci;
+
+	(void)state;
+	cause = open_fails(NULL, NULL);
+	free(cause);
+
+	cause = open_fails("host=/nonexistent/dir port=5", NULL);
+	assert_non_null(strstr(cause, "connection failed"));
+	free(cause);
+
+	cause = open_fails("bogus_option=1", NULL);
+	assert_non_null(strstr(cause, "bogus_option"));
+	free(cause);
+
+	/* Malformed, with a password: no part of it in the error. */
+	cause = open_fails("host=/tmp password=abcd SECRETPART", NULL);
+	assert_non_null(strstr(cause, "invalid database connection string"));
+	assert_null(strstr(cause, "SECRETPART"));
+	free(cause);
+	cause = open_fails("postgresql://u:s3cr3tpw d@localhost/db", NULL);
+	assert_null(strstr(cause, "s3cr3t"));
+	free(cause);
+
+	/* Well formed, the server refuses: no password either. */
+	xasprintf(&ci, "%s dbname=bc_no_such_db_%ld password=" SECRET,
+	    env_pg(), (long)getpid());
+	cause = open_fails(ci, NULL);
+	assert_non_null(strstr(cause, "does not exist"));
+	assert_null(strstr(cause, SECRET));
+	free(cause);
+	free(ci);
+	assert_null(strstr(logged(), SECRET));
+}
+
+static void
+test_connect_timeout(void **state)
+{
+	struct bc_db_opts o = { .connect_timeout_ms = 300 };
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int64_t t0, ms;
+	char *ci, *cause;
+	int s;
+
+	(void)state;
+	/* A peer that accepts the TCP connection and never says a word. */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(s, 4), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+	xasprintf(&ci, "host=127.0.0.1 port=%u dbname=x sslmode=disable",
+	    (unsigned)ntohs(sin.sin_port));
+	t0 = bc_now_ms();
+	cause = open_fails(ci, &o);
+	ms = bc_now_ms() - t0;
+	assert_true(ms >= 250 && ms < 3000);
+	assert_non_null(strstr(cause, "timed out"));
+	free(cause);
+	free(ci);
+	close(s);
+}
+
+/* Read back the injection attempt and the NULL row, typed. */
+static void
+check_values(struct bc_db *db, const char *evil)
+{
+	char b2[BC_DB_INT64_BUFSZ], *cause = NULL;
+	struct bc_db_res *res;
+	int64_t n;
+	double d;
+	int b;
+
+	res = bc_db_query(db, "SELECT id, s, f, d FROM t WHERE s = $1",
+	    BC_DB_P(evil), &cause);
+	assert_non_null(res);
+	assert_int_equal(bc_db_ntuples(res), 1);
+	assert_int_equal(bc_db_nfields(res), 4);
+	assert_string_equal(bc_db_get(res, 0, 1), evil);
+	assert_int_equal(bc_db_get_int64(res, 0, 0, &n), 0);
+	assert_true(n == INT64_C(1) << 40);
+	assert_int_equal(bc_db_get_bool(res, 0, 2, &b), 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(bc_db_get_double(res, 0, 3, &d), 0);
+	assert_true(d == 2.5);
+	assert_int_equal(bc_db_fnumber(res, "d"), 3);
+	assert_int_equal(bc_db_fnumber(res, "nope"), -1);
+	/* Out of range and wrong types. */
+	assert_null(bc_db_get(res, 1, 0));
+	assert_null(bc_db_get(res, 0, 4));
+	assert_null(bc_db_get(res, -1, 0));
+	assert_int_equal(bc_db_get_int64(res, 0, 1, &n), -1);
+	assert_int_equal(bc_db_get_bool(res, 0, 1, &b), -1);
+	assert_int_equal(bc_db_get_int64(res, 5, 0, &n), -1);
+	bc_db_res_free(res);
+
+	res = bc_db_query(db, "SELECT id, s, f FROM t WHERE id = $1",
+	    BC_DB_P(bc_db_int64(b2, INT64_MIN)), &cause);
+	assert_non_null(res);
+	assert_int_equal(bc_db_get_int64(res, 0, 0, &n), 0);
+	assert_true(n == INT64_MIN);
+	assert_null(bc_db_get(res, 0, 1));
+	assert_int_equal(bc_db_is_null(res, 0, 1), 1);
+	assert_int_equal(bc_db_get_int64(res, 0, 1, &n), -1);
+	assert_int_equal(bc_db_get_bool(res, 0, 2, &b), -1);
+	bc_db_res_free(res);
+}
+
+/* Values past 2^31 and errors; the connection stays usable. */
+static void
+check_errors(struct bc_db *db)
+{
+	struct bc_db_res *res;
+	char *cause = NULL;
+	int64_t n;
+
+	/* Values beyond 2^31 come back exactly, via bigint arithmetic. */
+	res = bc_db_query(db, "SELECT $1::bigint * 2",
+	    BC_DB_P("4611686018427387903"), &cause);
+	assert_non_null(res);
+	assert_int_equal(bc_db_get_int64(res, 0, 0, &n), 0);
+	assert_true(n == INT64_C(9223372036854775806));
+	bc_db_res_free(res);
+
+	/* Errors: too few parameters, bad syntax, bad arguments. */
+	assert_null(bc_db_query(db, "SELECT $1::int + $2::int", BC_DB_P("1"),
+	    &cause));
+	assert_non_null(cause);
+	assert_string_equal(bc_db_sqlstate(db), "08P01");
+	assert_int_equal(bc_db_lost(db), 0);
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELEC 1", 0, NULL, NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "42601");
+	assert_non_null(strstr(cause, "syntax error"));
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 1, NULL, NULL, &cause), -1);
+	free(cause);
+	assert_int_equal(bc_db_exec(db, NULL, 0, NULL, NULL, &cause), -1);
+	free(cause);
+	/* Still usable, and the table survived the injection attempt. */
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
+	assert_string_equal(bc_db_sqlstate(db), "");
+}
+
+static void
+test_params(void **state)
+{
+	const char *evil = "x'); DROP TABLE t; -- \"; SELECT 1;";
+	char b1[BC_DB_INT64_BUFSZ], b2[BC_DB_INT64_BUFSZ];
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+	int64_t aff;
+
+	(void)state;
+	tdb_create(&t, "params");
+	db = tdb_open(&t, NULL);
+	exec_ok(db, "CREATE TABLE t (id bigint PRIMARY KEY, s text,"
+	    " f boolean, d double precision)");
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1, $2, $3,"
+	    " $4), ($5, NULL, NULL, NULL)", BC_DB_P(bc_db_int64(b1,
+	    INT64_C(1) << 40), evil, "true", "2.5", bc_db_int64(b2,
+	    INT64_MIN)), &aff, &cause), 0);
+	assert_int_equal(aff, 2);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1, $2)",
+	    BC_DB_P("3000000000", NULL), NULL, &cause), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
+
+	check_values(db, evil);
+	check_errors(db);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_transactions(void **state)
+{
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	tdb_create(&t, "tx");
+	db = tdb_open(&t, NULL);
+	exec_ok(db, "CREATE TABLE t (v int UNIQUE)");
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(bc_db_rollback(db), 0);
+
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_in_tx(db), 1);
+	assert_int_equal(bc_db_begin(db, &cause), -1);
+	free(cause);
+	exec_ok(db, "INSERT INTO t VALUES (1)");
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	exec_ok(db, "INSERT INTO t VALUES (1)");
+	exec_ok(db, "INSERT INTO t VALUES (2)");
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	free(cause);
+
+	/* An error inside: COMMIT reports the rollback; nothing is kept. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	exec_ok(db, "INSERT INTO t VALUES (3)");
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (1)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "23505");
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_string_equal(bc_db_sqlstate(db), "25P02");
+	free(cause);
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	assert_non_null(strstr(cause, "rolled back"));
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_unique_violation(void **state)
+{
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	tdb_create(&t, "unique");
+	db = tdb_open(&t, NULL);
+	exec_ok(db, "CREATE TABLE u (k text PRIMARY KEY)");
+	assert_int_equal(bc_db_exec(db, "INSERT INTO u VALUES ($1)",
+	    BC_DB_P("a"), NULL, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO u VALUES ($1)",
+	    BC_DB_P("a"), NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "23505");
+	assert_int_equal(bc_db_lost(db), 0);
+	assert_non_null(strstr(cause, "23505"));
+	free(cause);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_statement_timeout(void **state)
+{
+	struct bc_db_opts o = { .statement_timeout_ms = 200 };
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL, *v;
+	int64_t t0, ms;
+
+	(void)state;
+	tdb_create(&t, "timeout");
+	db = tdb_open(&t, &o);
+	v = query1(db, "SHOW statement_timeout");
+	assert_string_equal(v, "200ms");
+	free(v);
+	t0 = bc_now_ms();
+	assert_int_equal(bc_db_exec(db, "SELECT pg_sleep(5)", 0, NULL, NULL,
+	    &cause), -1);
+	ms = bc_now_ms() - t0;
+	assert_true(ms >= 150 && ms < 4000);
+	assert_string_equal(bc_db_sqlstate(db), "57014");
+	assert_int_equal(bc_db_lost(db), 0);
+	assert_non_null(strstr(cause, "statement timeout"));
+	free(cause);
+	assert_int_equal(query_int(db, "SELECT 41 + 1"), 42);
+	assert_int_equal(bc_db_ping(db), 0);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_reconnect_terminated(void **state)
+{
+	struct bc_db_opts o = { .statement_timeout_ms = 1500,
+	    .backoff_initial_ms = 10, .backoff_max_ms = 50 };
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL, *v;
+	int64_t pid1, pid2;
+
+	(void)state;
+	tdb_create(&t, "terminate");
+	db = tdb_open(&t, &o);
+	pid1 = query_int(db, "SELECT pg_backend_pid()");
+	terminate(db);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	/* The server's last words are kept. */
+	assert_string_equal(bc_db_sqlstate(db), "57P01");
+	assert_non_null(strstr(cause, "administrator command"));
+	free(cause);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(bc_db_lost(db), 0);
+	pid2 = query_int(db, "SELECT pg_backend_pid()");
+	assert_true(pid1 != pid2);
+	/* statement_timeout is set again on the new session. */
+	v = query1(db, "SHOW statement_timeout");
+	assert_string_equal(v, "1500ms");
+	free(v);
+	assert_non_null(strstr(logged(), "reconnected to database"));
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_lost_inside_transaction(void **state)
+{
+	struct bc_db_opts o = { .backoff_initial_ms = 10,
+	    .backoff_max_ms = 50 };
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	tdb_create(&t, "losttx");
+	db = tdb_open(&t, &o);
+	exec_ok(db, "CREATE TABLE t (v int)");
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	exec_ok(db, "INSERT INTO t VALUES (1)");
+	terminate(db);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (2)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	free(cause);
+	/* No silent reconnect in the middle of the transaction. */
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (3)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_non_null(strstr(cause, "roll back"));
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 1);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+
+	/* The same with COMMIT: it fails and ends the transaction. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	exec_ok(db, "INSERT INTO t VALUES (4)");
+	terminate(db);
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_backoff_fail_fast(void **state)
+{
+	struct bc_db_opts o = { .backoff_initial_ms = 400,
+	    .backoff_max_ms = 400 };
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL, *ci;
+
+	(void)state;
+	tdb_create(&t, "backoff");
+	xasprintf(&ci, "%s password=" SECRET, t.conninfo);
+	free(t.conninfo);
+	t.conninfo = ci;
+	db = tdb_open(&t, &o);
+	/* The database goes away (and our backend with it). */
+	tdb_dropdb(t.name);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	free(cause);
+	/* Reconnect attempt fails, then calls fail fast. */
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_non_null(strstr(cause, "does not exist"));
+	assert_null(strstr(cause, SECRET));
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_non_null(strstr(cause, "database unavailable (retrying in "));
+	free(cause);
+	assert_int_equal(bc_db_ping(db), -1);
+	/* Back: a later call succeeds. */
+	tdb_createdb(t.name);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(bc_db_ping(db), 0);
+	assert_null(strstr(logged(), SECRET));
+	assert_null(strstr(logged(), "dbname="));
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+static void
+test_server_restart(void **state)
+{
+	struct bc_db_opts o = { .backoff_initial_ms = 10,
+	    .backoff_max_ms = 100 };
+	const char *top, *dir;
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL, *cmd;
+
+	(void)state;
+	top = getenv("BOTFLEET_TOP");
+	dir = getenv("BOTFLEET_TEST_PGDIR");
+	assert_non_null(top);
+	assert_non_null(dir);
+	tdb_create(&t, "restart");
+	db = tdb_open(&t, &o);
+	exec_ok(db, "CREATE TABLE t (v int)");
+	exec_ok(db, "INSERT INTO t VALUES (7)");
+	/* The cluster runs without fsync: make the row survive a crash. */
+	exec_ok(db, "CHECKPOINT");
+	xasprintf(&cmd, "'%s/tests/lib/pgtmp' restart '%s' >/dev/null", top,
+	    dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	free(cause);
+	assert_int_equal(until_ok(db, 20000), 0);
+	assert_int_equal(query_int(db, "SELECT v FROM t"), 7);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+#define BIG	(16 * 1024 * 1024)
+
+static void
+test_frozen_backend(void **state)
+{
+	struct bc_db_opts o = { .statement_timeout_ms = 300,
+	    .connect_timeout_ms = 300, .backoff_initial_ms = 10,
+	    .backoff_max_ms = 50 };
+	struct tdb t;
+	struct bc_db *db;
+	char *cause = NULL, *big;
+	int64_t pid, t0, ms;
+	int rc;
+
+	(void)state;
+	tdb_create(&t, "frozen");
+	db = tdb_open(&t, &o);
+	pid = query_int(db, "SELECT pg_backend_pid()");
+	/* A backend that never answers: only the client deadline helps. */
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	t0 = bc_now_ms();
+	rc = bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause);
+	ms = bc_now_ms() - t0;
+	kill((pid_t)pid, SIGCONT);
+	assert_int_equal(rc, -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_non_null(strstr(cause, "no answer within"));
+	assert_true(ms >= 500 && ms < 5000);
+	free(cause);
+	assert_int_equal(until_ok(db, 10000), 0);
+
+	/* Again with a statement larger than the socket buffers: sending
+	 * it must not block past the deadline either. */
+	pid = query_int(db, "SELECT pg_backend_pid()");
+	big = xmalloc(BIG);
+	memset(big, 'x', BIG - 1);
+	big[BIG - 1] = '\0';
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	t0 = bc_now_ms();
+	rc = bc_db_exec(db, "SELECT length($1)", BC_DB_P(big), NULL, &cause);
+	ms = bc_now_ms() - t0;
+	kill((pid_t)pid, SIGCONT);
+	free(big);
+	assert_int_equal(rc, -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_true(ms >= 500 && ms < 5000);
+	free(cause);
+	assert_int_equal(until_ok(db, 10000), 0);
+	bc_db_close(db);
+	tdb_drop(&t);
+}
+
+/* What BC_DB_P() hands over, checked. */
+static int
+count_params(int n, const char *const *p)
+{
+	return n == 3 && strcmp(p[0], "a") == 0 && p[1] == NULL &&
+	    strcmp(p[2], "c") == 0 ? n : -1;
+}
+
+static void
+test_helpers(void **state)
+{
+	char buf[BC_DB_INT64_BUFSZ];
+
+	(void)state;
+	assert_int_equal(count_params(BC_DB_P("a", NULL, "c")), 3);
+	assert_string_equal(bc_db_int64(buf, INT64_MIN),
+	    "-9223372036854775808");
+	assert_string_equal(bc_db_int64(buf, 0), "0");
+	assert_int_equal(bc_db_ntuples(NULL), 0);
+	assert_int_equal(bc_db_nfields(NULL), 0);
+	assert_null(bc_db_get(NULL, 0, 0));
+	assert_int_equal(bc_db_fnumber(NULL, "x"), -1);
+	bc_db_res_free(NULL);
+	bc_db_close(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_conninfo, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_connect_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_params, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unique_violation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_statement_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_terminated,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_inside_transaction,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_fail_fast, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_server_restart, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_frozen_backend, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("db", tests, NULL, NULL);
+}
