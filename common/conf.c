@@ -17,6 +17,7 @@
 
 #include <ini.h>
 
+#include <botcommon/buf.h>
 #include <botcommon/conf.h>
 #include <botcommon/xmalloc.h>
 
@@ -67,26 +68,10 @@ struct conf_parse {
 	char			*cause;
 };
 
-/* A growing string. */
-struct conf_buf {
-	char	*p;
-	size_t	 len, cap;
-};
 
 static char conf_inline_prefixes[] = ";#";
 static char conf_start_prefixes[] = ";#";
 
-static void
-buf_add(struct conf_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
 
 /* Set *cause (when cause is not NULL) and return -1. */
 static int __attribute__((format(printf, 2, 3)))
@@ -371,12 +356,12 @@ conf_key_valid(const char *name)
 	return 1;
 }
 
-static int conf_expand(struct conf_buf *, const char *, size_t, int,
+static int conf_expand(struct bc_buf *, const char *, size_t, int,
     char **);
 
 /* Expand the ${...} whose body is s[0..len). */
 static int
-conf_expand_var(struct conf_buf *b, const char *s, size_t len, int depth,
+conf_expand_var(struct bc_buf *b, const char *s, size_t len, int depth,
     char **why)
 {
 	const char *val;
@@ -394,7 +379,7 @@ conf_expand_var(struct conf_buf *b, const char *s, size_t len, int depth,
 	name = xstrndup(s, n);
 	val = getenv(name);
 	if (val != NULL && (!hasdef || *val != '\0'))
-		buf_add(b, val, strlen(val));
+		bc_buf_add(b, val, strlen(val));
 	else if (!hasdef) {
 		xasprintf(why, "environment variable '%s' is not set", name);
 		r = -1;
@@ -425,19 +410,19 @@ conf_closing_brace(const char *s, size_t i, size_t len)
 
 /* Append the expansion of s[0..len) to b; -1 with *why on error. */
 static int
-conf_expand(struct conf_buf *b, const char *s, size_t len, int depth,
+conf_expand(struct bc_buf *b, const char *s, size_t len, int depth,
     char **why)
 {
 	size_t i = 0, j;
 
-	buf_add(b, "", 0);
+	bc_buf_add(b, "", 0);
 	while (i < len) {
 		if (s[i] != '$' || i + 1 == len ||
 		    (s[i + 1] != '$' && s[i + 1] != '{')) {
-			buf_add(b, s + i, 1);
+			bc_buf_add(b, s + i, 1);
 			i++;
 		} else if (s[i + 1] == '$') {
-			buf_add(b, "$", 1);
+			bc_buf_add(b, "$", 1);
 			i += 2;
 		} else {
 			if ((j = conf_closing_brace(s, i, len)) == len) {
@@ -459,7 +444,7 @@ conf_add_key(struct conf_parse *ps, const char *name, const char *value)
 {
 	struct conf_sec *s;
 	struct conf_key *k;
-	struct conf_buf b = { NULL, 0, 0 };
+	struct bc_buf b = BC_BUF_ZERO;
 	const char *sep;
 	char *why = NULL;
 

@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 
 #include <botcommon/crypto.h>
+#include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
 /* yescrypt cost: libxcrypt's default (0 picks it). */
@@ -87,18 +88,6 @@ bc_hex_encode(const void *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 bc_hex_decode(const char *hex, void *out, size_t outsz)
 {
@@ -109,8 +98,8 @@ bc_hex_decode(const char *hex, void *out, size_t outsz)
 	if (len % 2 != 0 || len / 2 > outsz || len / 2 > INT32_MAX)
 		return -1;
 	for (i = 0; i < len / 2; i++) {
-		hi = hexval(hex[2 * i]);
-		lo = hexval(hex[2 * i + 1]);
+		hi = bc_hexval((unsigned char)hex[2 * i]);
+		lo = bc_hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		p[i] = (unsigned char)(hi << 4 | lo);

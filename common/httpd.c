@@ -251,18 +251,6 @@ httpd_listen(const char *listen, int *port, char **cause)
 
 /* ------------------------------------------------------------ requests */
 
-static int
-httpd_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode n bytes of s, '+' as a space when plus is set; a '%' not
  * followed by two hex digits stays as it is. Returns an allocated string,
@@ -277,8 +265,8 @@ httpd_decode(const char *s, size_t n, int plus)
 
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%' && i + 2 < n &&
-		    (hi = httpd_hexval((unsigned char)s[i + 1])) != -1 &&
-		    (lo = httpd_hexval((unsigned char)s[i + 2])) != -1) {
+		    (hi = bc_hexval((unsigned char)s[i + 1])) != -1 &&
+		    (lo = bc_hexval((unsigned char)s[i + 2])) != -1) {
 			out[j++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else if (s[i] == '+' && plus)

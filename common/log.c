@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <botcommon/buf.h>
 #include <botcommon/log.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
@@ -25,29 +26,6 @@ static struct {
 	size_t		 nredact;
 } L = { "botfleet", LOG_LEVEL_INFO, 0, NULL, { NULL }, 0 };
 
-/* A growing buffer for one line. */
-struct lbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-lb_add(struct lbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-lb_str(struct lbuf *b, const char *s)
-{
-	lb_add(b, s, strlen(s));
-}
 
 void
 log_init(const char *prog, enum log_level level, int flags)
@@ -120,11 +98,11 @@ log_redact_clear(void)
 static char *
 log_apply_redact(const char *s)
 {
-	struct lbuf b = { NULL, 0, 0 };
+	struct bc_buf b = BC_BUF_ZERO;
 	const char *hit, *best;
 	size_t i, blen = 0;
 
-	lb_str(&b, "");
+	bc_buf_str(&b, "");
 	for (;;) {
 		best = NULL;
 		for (i = 0; i < L.nredact; i++) {
@@ -136,17 +114,17 @@ log_apply_redact(const char *s)
 		}
 		if (best == NULL)
 			break;
-		lb_add(&b, s, (size_t)(best - s));
-		lb_str(&b, LOG_REDACTED);
+		bc_buf_add(&b, s, (size_t)(best - s));
+		bc_buf_str(&b, LOG_REDACTED);
 		s = best + blen;
 	}
-	lb_str(&b, s);
+	bc_buf_str(&b, s);
 	return b.p;
 }
 
 /* Escape for logfmt (json == 0) or for a JSON string (json == 1). */
 static void
-lb_escape(struct lbuf *b, const char *s, size_t len, int json)
+lb_escape(struct bc_buf *b, const char *s, size_t len, int json)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char hex[8];
@@ -155,30 +133,30 @@ lb_escape(struct lbuf *b, const char *s, size_t len, int json)
 	while (i < len) {
 		switch (p[i]) {
 		case '"':
-			lb_str(b, "\\\"");
+			bc_buf_str(b, "\\\"");
 			i++;
 			continue;
 		case '\\':
-			lb_str(b, "\\\\");
+			bc_buf_str(b, "\\\\");
 			i++;
 			continue;
 		case '\n':
-			lb_str(b, "\\n");
+			bc_buf_str(b, "\\n");
 			i++;
 			continue;
 		case '\r':
-			lb_str(b, "\\r");
+			bc_buf_str(b, "\\r");
 			i++;
 			continue;
 		case '\t':
-			lb_str(b, "\\t");
+			bc_buf_str(b, "\\t");
 			i++;
 			continue;
 		}
 		if (p[i] < 0x20 || p[i] == 0x7f) {
 			snprintf(hex, sizeof hex, json ? "\\u%04x" : "\\x%02x",
 			    p[i]);
-			lb_str(b, hex);
+			bc_buf_str(b, hex);
 			i++;
 			continue;
 		}
@@ -186,11 +164,11 @@ lb_escape(struct lbuf *b, const char *s, size_t len, int json)
 			/* Invalid UTF-8: visible, and valid in JSON too. */
 			snprintf(hex, sizeof hex, json ? "\\\\x%02x" :
 			    "\\x%02x", p[i]);
-			lb_str(b, hex);
+			bc_buf_str(b, hex);
 			i++;
 			continue;
 		}
-		lb_add(b, s + i, n);
+		bc_buf_add(b, s + i, n);
 		i += n;
 	}
 }
@@ -198,9 +176,9 @@ lb_escape(struct lbuf *b, const char *s, size_t len, int json)
 char *
 log_escape(const char *s, size_t len)
 {
-	struct lbuf b = { NULL, 0, 0 };
+	struct bc_buf b = BC_BUF_ZERO;
 
-	lb_str(&b, "");
+	bc_buf_str(&b, "");
 	lb_escape(&b, s, len, 0);
 	return b.p;
 }
@@ -223,31 +201,31 @@ log_needs_quotes(const char *s)
 
 /* Append one key and value (value already redacted). */
 static void
-lb_field(struct lbuf *b, const char *key, const char *val)
+lb_field(struct bc_buf *b, const char *key, const char *val)
 {
 	int json = (L.flags & LOG_JSON) != 0;
 
 	if (json) {
-		lb_str(b, ",\"");
+		bc_buf_str(b, ",\"");
 		lb_escape(b, key, strlen(key), 1);
-		lb_str(b, "\":\"");
+		bc_buf_str(b, "\":\"");
 		lb_escape(b, val, strlen(val), 1);
-		lb_str(b, "\"");
+		bc_buf_str(b, "\"");
 		return;
 	}
-	lb_str(b, " ");
+	bc_buf_str(b, " ");
 	lb_escape(b, key, strlen(key), 0);
-	lb_str(b, "=");
+	bc_buf_str(b, "=");
 	if (log_needs_quotes(val)) {
-		lb_str(b, "\"");
+		bc_buf_str(b, "\"");
 		lb_escape(b, val, strlen(val), 0);
-		lb_str(b, "\"");
+		bc_buf_str(b, "\"");
 	} else
-		lb_str(b, val);
+		bc_buf_str(b, val);
 }
 
 static void
-lb_field_redacted(struct lbuf *b, const char *key, const char *val)
+lb_field_redacted(struct bc_buf *b, const char *key, const char *val)
 {
 	char *r;
 
@@ -261,12 +239,12 @@ static void
 log_emit(enum log_level level, const char *msg, const char *errtext,
     va_list ap)
 {
-	struct lbuf b = { NULL, 0, 0 };
+	struct bc_buf b = BC_BUF_ZERO;
 	FILE *f = L.stream != NULL ? L.stream : stderr;
 	const char *k, *v;
 	char ts[64];
 
-	lb_str(&b, (L.flags & LOG_JSON) ? "{" : "");
+	bc_buf_str(&b, (L.flags & LOG_JSON) ? "{" : "");
 	if (L.flags & LOG_TIME) {
 		struct timespec now;
 		struct tm tm;
@@ -290,11 +268,11 @@ log_emit(enum log_level level, const char *msg, const char *errtext,
 		/* The first field was written with a leading comma. */
 		memmove(b.p + 1, b.p + 2, b.len - 1);
 		b.len--;
-		lb_str(&b, "}\n");
+		bc_buf_str(&b, "}\n");
 	} else {
 		memmove(b.p, b.p + 1, b.len);
 		b.len--;
-		lb_str(&b, "\n");
+		bc_buf_str(&b, "\n");
 	}
 	fwrite(b.p, 1, b.len, f);
 	fflush(f);

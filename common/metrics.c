@@ -11,6 +11,7 @@
 
 #include <botcommon/httpd.h>
 #include <botcommon/log.h>
+#include <botcommon/buf.h>
 #include <botcommon/metrics.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
@@ -64,29 +65,6 @@ struct bc_metrics {
 	void			 *ready_arg;
 };
 
-/* A growing output buffer. */
-struct mbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-mb_add(struct mbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-mb_str(struct mbuf *b, const char *s)
-{
-	mb_add(b, s, strlen(s));
-}
 
 /* ------------------------------------------------------------ names */
 
@@ -540,14 +518,14 @@ bc_metric_observe(struct bc_metric *m, const char *const *lv, double v)
 
 /* A float as Prometheus reads it: shortest round-trip form, +Inf, NaN. */
 static void
-mb_double(struct mbuf *b, double v)
+mb_double(struct bc_buf *b, double v)
 {
 	char s[40];
 
 	if (isnan(v))
-		mb_str(b, "NaN");
+		bc_buf_str(b, "NaN");
 	else if (isinf(v))
-		mb_str(b, v > 0 ? "+Inf" : "-Inf");
+		bc_buf_str(b, v > 0 ? "+Inf" : "-Inf");
 	else {
 		if (v == floor(v) && fabs(v) < 1e15)
 			snprintf(s, sizeof s, "%.0f", v);
@@ -556,22 +534,22 @@ mb_double(struct mbuf *b, double v)
 			if (strtod(s, NULL) != v)
 				snprintf(s, sizeof s, "%.17g", v);
 		}
-		mb_str(b, s);
+		bc_buf_str(b, s);
 	}
 }
 
 static void
-mb_u64(struct mbuf *b, uint64_t v)
+mb_u64(struct bc_buf *b, uint64_t v)
 {
 	char s[24];
 
 	snprintf(s, sizeof s, "%" PRIu64, v);
-	mb_str(b, s);
+	bc_buf_str(b, s);
 }
 
 /* HELP text: \\ and \n escaped. Label values: also \". Bad UTF-8: U+FFFD. */
 static void
-mb_escape(struct mbuf *b, const char *s, int quote)
+mb_escape(struct bc_buf *b, const char *s, int quote)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s), i = 0, n;
@@ -579,53 +557,53 @@ mb_escape(struct mbuf *b, const char *s, int quote)
 	while (i < len) {
 		n = 1;
 		if (p[i] == '\\')
-			mb_str(b, "\\\\");
+			bc_buf_str(b, "\\\\");
 		else if (p[i] == '\n')
-			mb_str(b, "\\n");
+			bc_buf_str(b, "\\n");
 		else if (p[i] == '"' && quote)
-			mb_str(b, "\\\"");
+			bc_buf_str(b, "\\\"");
 		else if ((n = bc_utf8_seqlen(p + i, len - i)) == 0) {
-			mb_str(b, "\xef\xbf\xbd");
+			bc_buf_str(b, "\xef\xbf\xbd");
 			n = 1;
 		} else
-			mb_add(b, s + i, n);
+			bc_buf_add(b, s + i, n);
 		i += n;
 	}
 }
 
 /* name{labels[,le="x"]} with the family's label values. */
 static void
-mb_sample_name(struct mbuf *b, const struct bc_metric *m,
+mb_sample_name(struct bc_buf *b, const struct bc_metric *m,
     const struct metric_series *s, const char *suffix, const char *le)
 {
 	size_t i;
 
-	mb_str(b, m->name);
-	mb_str(b, suffix);
+	bc_buf_str(b, m->name);
+	bc_buf_str(b, suffix);
 	if (m->nlabels == 0 && le == NULL)
 		return;
-	mb_str(b, "{");
+	bc_buf_str(b, "{");
 	for (i = 0; i < m->nlabels; i++) {
 		if (i > 0)
-			mb_str(b, ",");
-		mb_str(b, m->labels[i]);
-		mb_str(b, "=\"");
+			bc_buf_str(b, ",");
+		bc_buf_str(b, m->labels[i]);
+		bc_buf_str(b, "=\"");
 		mb_escape(b, s->values[i], 1);
-		mb_str(b, "\"");
+		bc_buf_str(b, "\"");
 	}
 	if (le != NULL) {
-		mb_str(b, m->nlabels > 0 ? ",le=\"" : "le=\"");
-		mb_str(b, le);
-		mb_str(b, "\"");
+		bc_buf_str(b, m->nlabels > 0 ? ",le=\"" : "le=\"");
+		bc_buf_str(b, le);
+		bc_buf_str(b, "\"");
 	}
-	mb_str(b, "}");
+	bc_buf_str(b, "}");
 }
 
 static void
-mb_histogram(struct mbuf *b, const struct bc_metric *m,
+mb_histogram(struct bc_buf *b, const struct bc_metric *m,
     const struct metric_series *s)
 {
-	struct mbuf le = { NULL, 0, 0 };
+	struct bc_buf le = BC_BUF_ZERO;
 	uint64_t cum = 0;
 	size_t i;
 
@@ -635,56 +613,56 @@ mb_histogram(struct mbuf *b, const struct bc_metric *m,
 		if (i < m->nbounds)
 			mb_double(&le, m->bounds[i]);
 		else
-			mb_str(&le, "+Inf");
+			bc_buf_str(&le, "+Inf");
 		mb_sample_name(b, m, s, "_bucket", le.p);
-		mb_str(b, " ");
+		bc_buf_str(b, " ");
 		mb_u64(b, cum);
-		mb_str(b, "\n");
+		bc_buf_str(b, "\n");
 	}
 	free(le.p);
 	mb_sample_name(b, m, s, "_sum", NULL);
-	mb_str(b, " ");
+	bc_buf_str(b, " ");
 	mb_double(b, s->value);
-	mb_str(b, "\n");
+	bc_buf_str(b, "\n");
 	mb_sample_name(b, m, s, "_count", NULL);
-	mb_str(b, " ");
+	bc_buf_str(b, " ");
 	mb_u64(b, s->count);
-	mb_str(b, "\n");
+	bc_buf_str(b, "\n");
 }
 
 static void
-mb_family(struct mbuf *b, const struct bc_metric *m)
+mb_family(struct bc_buf *b, const struct bc_metric *m)
 {
 	size_t i;
 
-	mb_str(b, "# HELP ");
-	mb_str(b, m->name);
-	mb_str(b, " ");
+	bc_buf_str(b, "# HELP ");
+	bc_buf_str(b, m->name);
+	bc_buf_str(b, " ");
 	mb_escape(b, m->help, 0);
-	mb_str(b, "\n# TYPE ");
-	mb_str(b, m->name);
-	mb_str(b, " ");
-	mb_str(b, metric_type_names[m->type]);
-	mb_str(b, "\n");
+	bc_buf_str(b, "\n# TYPE ");
+	bc_buf_str(b, m->name);
+	bc_buf_str(b, " ");
+	bc_buf_str(b, metric_type_names[m->type]);
+	bc_buf_str(b, "\n");
 	for (i = 0; i < m->nseries; i++) {
 		if (m->type == METRIC_HISTOGRAM) {
 			mb_histogram(b, m, m->series[i]);
 			continue;
 		}
 		mb_sample_name(b, m, m->series[i], "", NULL);
-		mb_str(b, " ");
+		bc_buf_str(b, " ");
 		mb_double(b, m->series[i]->value);
-		mb_str(b, "\n");
+		bc_buf_str(b, "\n");
 	}
 }
 
 char *
 bc_metrics_render(const struct bc_metrics *reg, size_t *len)
 {
-	struct mbuf b = { NULL, 0, 0 };
+	struct bc_buf b = BC_BUF_ZERO;
 	size_t i;
 
-	mb_str(&b, "");
+	bc_buf_str(&b, "");
 	for (i = 0; i < reg->nfams; i++)
 		mb_family(&b, reg->fams[i]);
 	if (len != NULL)

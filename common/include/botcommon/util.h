@@ -33,4 +33,7 @@ size_t	bc_strlcpy(char *dst, const char *src, size_t dstsz);
  */
 size_t	bc_utf8_seqlen(const unsigned char *s, size_t n);
 
+/* The value of hex digit c (either case), or -1. */
+int	bc_hexval(int c);
+
 #endif /* BOTCOMMON_UTIL_H */
