@@ -33,136 +33,13 @@
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
-#define SECRET	"Sup3rSecretPw"
+#include "support/testdb.h"
 
-/* A fresh database for one test. */
-struct tdb {
-	char	 name[64];
-	char	*conninfo;	/* for bc_db_open() */
-};
+#define SECRET	"Sup3rSecretPw"
 
 static char	*logbuf;
 static size_t	 loglen;
 static FILE	*logmem;
-
-static const char *
-env_pg(void)
-{
-	const char *s = getenv("BOTFLEET_TEST_PG");
-
-	if (s == NULL)
-		fail_msg("BOTFLEET_TEST_PG is not set: run through tests/run");
-	return s;
-}
-
-static struct bc_db *
-admin_open(void)
-{
-	struct bc_db *db;
-	char *cause = NULL;
-
-	db = bc_db_open(env_pg(), NULL, &cause);
-	if (db == NULL)
-		fail_msg("admin connection: %s", cause);
-	return db;
-}
-
-/* Run the statement the server built with format('... %I', name). */
-static void
-admin_ident(const char *fmt_sql, const char *name)
-{
-	struct bc_db *db = admin_open();
-	struct bc_db_res *res;
-	char *cause = NULL;
-
-	res = bc_db_query(db, fmt_sql, BC_DB_P(name), &cause);
-	if (res == NULL)
-		fail_msg("%s", cause);
-	if (bc_db_exec(db, bc_db_get(res, 0, 0), 0, NULL, NULL, &cause) == -1)
-		fail_msg("%s: %s", bc_db_get(res, 0, 0), cause);
-	bc_db_res_free(res);
-	bc_db_close(db);
-}
-
-static void
-tdb_dropdb(const char *name)
-{
-	admin_ident("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)',"
-	    " $1::text)", name);
-}
-
-static void
-tdb_createdb(const char *name)
-{
-	admin_ident("SELECT format('CREATE DATABASE %I', $1::text)", name);
-}
-
-static void
-tdb_create(struct tdb *t, const char *test)
-{
-	snprintf(t->name, sizeof t->name, "bc_db_%s_%ld", test,
-	    (long)getpid());
-	tdb_dropdb(t->name);
-	tdb_createdb(t->name);
-	xasprintf(&t->conninfo, "%s dbname=%s", env_pg(), t->name);
-}
-
-static void
-tdb_drop(struct tdb *t)
-{
-	tdb_dropdb(t->name);
-	free(t->conninfo);
-	t->conninfo = NULL;
-}
-
-static struct bc_db *
-tdb_open(const struct tdb *t, const struct bc_db_opts *opts)
-{
-	struct bc_db *db;
-	char *cause = NULL;
-
-	if ((db = bc_db_open(t->conninfo, opts, &cause)) == NULL)
-		fail_msg("open %s: %s", t->name, cause);
-	return db;
-}
-
-/* One value of a one-row query, copied (caller frees), or NULL. */
-static char *
-query1(struct bc_db *db, const char *sql)
-{
-	struct bc_db_res *res;
-	char *cause = NULL, *v = NULL;
-
-	if ((res = bc_db_query(db, sql, 0, NULL, &cause)) == NULL) {
-		free(cause);
-		return NULL;
-	}
-	if (bc_db_get(res, 0, 0) != NULL)
-		v = xstrdup(bc_db_get(res, 0, 0));
-	bc_db_res_free(res);
-	return v;
-}
-
-static int64_t
-query_int(struct bc_db *db, const char *sql)
-{
-	char *v = query1(db, sql);
-	int64_t n;
-
-	assert_non_null(v);
-	n = strtoll(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-static void
-exec_ok(struct bc_db *db, const char *sql)
-{
-	char *cause = NULL;
-
-	if (bc_db_exec(db, sql, 0, NULL, NULL, &cause) == -1)
-		fail_msg("%s: %s", sql, cause);
-}
 
 /* Call "SELECT 1" until it works (reconnect), within ms. 0 or -1. */
 static int
@@ -190,11 +67,11 @@ until_ok(struct bc_db *db, int64_t ms)
 static void
 terminate(struct bc_db *db)
 {
-	struct bc_db *admin = admin_open();
+	struct bc_db *admin = testdb_admin();
 	struct bc_db_res *res;
 	char *pid, *cause = NULL;
 
-	pid = query1(db, "SELECT pg_backend_pid()");
+	pid = testdb_query1(db, "SELECT pg_backend_pid()");
 	assert_non_null(pid);
 	res = bc_db_query(admin, "SELECT pg_terminate_backend($1::int)",
 	    BC_DB_P(pid), &cause);
@@ -277,7 +154,7 @@ test_bad_conninfo(void **state)
 
 	/* Well formed, the server refuses: no password either. */
 	xasprintf(&ci, "%s dbname=bc_no_such_db_%ld password=" SECRET,
-	    env_pg(), (long)getpid());
+	    testdb_pg(), (long)getpid());
 	cause = open_fails(ci, NULL);
 	assert_non_null(strstr(cause, "does not exist"));
 	assert_null(strstr(cause, SECRET));
@@ -395,7 +272,7 @@ check_errors(struct bc_db *db)
 	assert_int_equal(bc_db_exec(db, NULL, 0, NULL, NULL, &cause), -1);
 	free(cause);
 	/* Still usable, and the table survived the injection attempt. */
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
 	assert_string_equal(bc_db_sqlstate(db), "");
 }
 
@@ -404,15 +281,15 @@ test_params(void **state)
 {
 	const char *evil = "x'); DROP TABLE t; -- \"; SELECT 1;";
 	char b1[BC_DB_INT64_BUFSZ], b2[BC_DB_INT64_BUFSZ];
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL;
 	int64_t aff;
 
 	(void)state;
-	tdb_create(&t, "params");
-	db = tdb_open(&t, NULL);
-	exec_ok(db, "CREATE TABLE t (id bigint PRIMARY KEY, s text,"
+	testdb_create(&t, "bc_db_params");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE t (id bigint PRIMARY KEY, s text,"
 	    " f boolean, d double precision)");
 	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1, $2, $3,"
 	    " $4), ($5, NULL, NULL, NULL)", BC_DB_P(bc_db_int64(b1,
@@ -421,25 +298,25 @@ test_params(void **state)
 	assert_int_equal(aff, 2);
 	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1, $2)",
 	    BC_DB_P("3000000000", NULL), NULL, &cause), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
 
 	check_values(db, evil);
 	check_errors(db);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
 test_transactions(void **state)
 {
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL;
 
 	(void)state;
-	tdb_create(&t, "tx");
-	db = tdb_open(&t, NULL);
-	exec_ok(db, "CREATE TABLE t (v int UNIQUE)");
+	testdb_create(&t, "bc_db_tx");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE t (v int UNIQUE)");
 	assert_int_equal(bc_db_in_tx(db), 0);
 	assert_int_equal(bc_db_rollback(db), 0);
 
@@ -447,23 +324,23 @@ test_transactions(void **state)
 	assert_int_equal(bc_db_in_tx(db), 1);
 	assert_int_equal(bc_db_begin(db, &cause), -1);
 	free(cause);
-	exec_ok(db, "INSERT INTO t VALUES (1)");
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
 	assert_int_equal(bc_db_rollback(db), 0);
 	assert_int_equal(bc_db_in_tx(db), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
 
 	assert_int_equal(bc_db_begin(db, &cause), 0);
-	exec_ok(db, "INSERT INTO t VALUES (1)");
-	exec_ok(db, "INSERT INTO t VALUES (2)");
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
+	testdb_exec(db, "INSERT INTO t VALUES (2)");
 	assert_int_equal(bc_db_commit(db, &cause), 0);
 	assert_int_equal(bc_db_in_tx(db), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
 	assert_int_equal(bc_db_commit(db, &cause), -1);
 	free(cause);
 
 	/* An error inside: COMMIT reports the rollback; nothing is kept. */
 	assert_int_equal(bc_db_begin(db, &cause), 0);
-	exec_ok(db, "INSERT INTO t VALUES (3)");
+	testdb_exec(db, "INSERT INTO t VALUES (3)");
 	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (1)", 0, NULL,
 	    NULL, &cause), -1);
 	assert_string_equal(bc_db_sqlstate(db), "23505");
@@ -476,23 +353,23 @@ test_transactions(void **state)
 	assert_non_null(strstr(cause, "rolled back"));
 	free(cause);
 	assert_int_equal(bc_db_in_tx(db), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
 
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
 test_unique_violation(void **state)
 {
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL;
 
 	(void)state;
-	tdb_create(&t, "unique");
-	db = tdb_open(&t, NULL);
-	exec_ok(db, "CREATE TABLE u (k text PRIMARY KEY)");
+	testdb_create(&t, "bc_db_unique");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE u (k text PRIMARY KEY)");
 	assert_int_equal(bc_db_exec(db, "INSERT INTO u VALUES ($1)",
 	    BC_DB_P("a"), NULL, &cause), 0);
 	assert_int_equal(bc_db_exec(db, "INSERT INTO u VALUES ($1)",
@@ -502,22 +379,22 @@ test_unique_violation(void **state)
 	assert_non_null(strstr(cause, "23505"));
 	free(cause);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
 test_statement_timeout(void **state)
 {
 	struct bc_db_opts o = { .statement_timeout_ms = 200 };
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL, *v;
 	int64_t t0, ms;
 
 	(void)state;
-	tdb_create(&t, "timeout");
-	db = tdb_open(&t, &o);
-	v = query1(db, "SHOW statement_timeout");
+	testdb_create(&t, "bc_db_timeout");
+	db = testdb_open(&t, &o);
+	v = testdb_query1(db, "SHOW statement_timeout");
 	assert_string_equal(v, "200ms");
 	free(v);
 	t0 = bc_now_ms();
@@ -529,10 +406,10 @@ test_statement_timeout(void **state)
 	assert_int_equal(bc_db_lost(db), 0);
 	assert_non_null(strstr(cause, "statement timeout"));
 	free(cause);
-	assert_int_equal(query_int(db, "SELECT 41 + 1"), 42);
+	assert_int_equal(testdb_int(db, "SELECT 41 + 1"), 42);
 	assert_int_equal(bc_db_ping(db), 0);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
@@ -540,15 +417,15 @@ test_reconnect_terminated(void **state)
 {
 	struct bc_db_opts o = { .statement_timeout_ms = 1500,
 	    .backoff_initial_ms = 10, .backoff_max_ms = 50 };
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL, *v;
 	int64_t pid1, pid2;
 
 	(void)state;
-	tdb_create(&t, "terminate");
-	db = tdb_open(&t, &o);
-	pid1 = query_int(db, "SELECT pg_backend_pid()");
+	testdb_create(&t, "bc_db_terminate");
+	db = testdb_open(&t, &o);
+	pid1 = testdb_int(db, "SELECT pg_backend_pid()");
 	terminate(db);
 	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
 	    -1);
@@ -559,15 +436,15 @@ test_reconnect_terminated(void **state)
 	free(cause);
 	assert_int_equal(until_ok(db, 10000), 0);
 	assert_int_equal(bc_db_lost(db), 0);
-	pid2 = query_int(db, "SELECT pg_backend_pid()");
+	pid2 = testdb_int(db, "SELECT pg_backend_pid()");
 	assert_true(pid1 != pid2);
 	/* statement_timeout is set again on the new session. */
-	v = query1(db, "SHOW statement_timeout");
+	v = testdb_query1(db, "SHOW statement_timeout");
 	assert_string_equal(v, "1500ms");
 	free(v);
 	assert_non_null(strstr(logged(), "reconnected to database"));
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
@@ -575,16 +452,16 @@ test_lost_inside_transaction(void **state)
 {
 	struct bc_db_opts o = { .backoff_initial_ms = 10,
 	    .backoff_max_ms = 50 };
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL;
 
 	(void)state;
-	tdb_create(&t, "losttx");
-	db = tdb_open(&t, &o);
-	exec_ok(db, "CREATE TABLE t (v int)");
+	testdb_create(&t, "bc_db_losttx");
+	db = testdb_open(&t, &o);
+	testdb_exec(db, "CREATE TABLE t (v int)");
 	assert_int_equal(bc_db_begin(db, &cause), 0);
-	exec_ok(db, "INSERT INTO t VALUES (1)");
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
 	terminate(db);
 	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (2)", 0, NULL,
 	    NULL, &cause), -1);
@@ -600,20 +477,20 @@ test_lost_inside_transaction(void **state)
 	assert_int_equal(bc_db_rollback(db), 0);
 	assert_int_equal(bc_db_in_tx(db), 0);
 	assert_int_equal(until_ok(db, 10000), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
 
 	/* The same with COMMIT: it fails and ends the transaction. */
 	assert_int_equal(bc_db_begin(db, &cause), 0);
-	exec_ok(db, "INSERT INTO t VALUES (4)");
+	testdb_exec(db, "INSERT INTO t VALUES (4)");
 	terminate(db);
 	assert_int_equal(bc_db_commit(db, &cause), -1);
 	assert_int_equal(bc_db_lost(db), 1);
 	free(cause);
 	assert_int_equal(bc_db_in_tx(db), 0);
 	assert_int_equal(until_ok(db, 10000), 0);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
@@ -621,18 +498,18 @@ test_backoff_fail_fast(void **state)
 {
 	struct bc_db_opts o = { .backoff_initial_ms = 400,
 	    .backoff_max_ms = 400 };
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL, *ci;
 
 	(void)state;
-	tdb_create(&t, "backoff");
+	testdb_create(&t, "bc_db_backoff");
 	xasprintf(&ci, "%s password=" SECRET, t.conninfo);
 	free(t.conninfo);
 	t.conninfo = ci;
-	db = tdb_open(&t, &o);
+	db = testdb_open(&t, &o);
 	/* The database goes away (and our backend with it). */
-	tdb_dropdb(t.name);
+	testdb_dropdb(&t);
 	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
 	    -1);
 	assert_int_equal(bc_db_lost(db), 1);
@@ -651,13 +528,13 @@ test_backoff_fail_fast(void **state)
 	free(cause);
 	assert_int_equal(bc_db_ping(db), -1);
 	/* Back: a later call succeeds. */
-	tdb_createdb(t.name);
+	testdb_createdb(&t);
 	assert_int_equal(until_ok(db, 10000), 0);
 	assert_int_equal(bc_db_ping(db), 0);
 	assert_null(strstr(logged(), SECRET));
 	assert_null(strstr(logged(), "dbname="));
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 static void
@@ -666,7 +543,7 @@ test_server_restart(void **state)
 	struct bc_db_opts o = { .backoff_initial_ms = 10,
 	    .backoff_max_ms = 100 };
 	const char *top, *dir;
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL, *cmd;
 
@@ -675,12 +552,12 @@ test_server_restart(void **state)
 	dir = getenv("BOTFLEET_TEST_PGDIR");
 	assert_non_null(top);
 	assert_non_null(dir);
-	tdb_create(&t, "restart");
-	db = tdb_open(&t, &o);
-	exec_ok(db, "CREATE TABLE t (v int)");
-	exec_ok(db, "INSERT INTO t VALUES (7)");
+	testdb_create(&t, "bc_db_restart");
+	db = testdb_open(&t, &o);
+	testdb_exec(db, "CREATE TABLE t (v int)");
+	testdb_exec(db, "INSERT INTO t VALUES (7)");
 	/* The cluster runs without fsync: make the row survive a crash. */
-	exec_ok(db, "CHECKPOINT");
+	testdb_exec(db, "CHECKPOINT");
 	xasprintf(&cmd, "'%s/tests/lib/pgtmp' restart '%s' >/dev/null", top,
 	    dir);
 	assert_int_equal(system(cmd), 0);
@@ -690,9 +567,9 @@ test_server_restart(void **state)
 	assert_int_equal(bc_db_lost(db), 1);
 	free(cause);
 	assert_int_equal(until_ok(db, 20000), 0);
-	assert_int_equal(query_int(db, "SELECT v FROM t"), 7);
+	assert_int_equal(testdb_int(db, "SELECT v FROM t"), 7);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 #define BIG	(16 * 1024 * 1024)
@@ -703,16 +580,16 @@ test_frozen_backend(void **state)
 	struct bc_db_opts o = { .statement_timeout_ms = 300,
 	    .connect_timeout_ms = 300, .backoff_initial_ms = 10,
 	    .backoff_max_ms = 50 };
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	char *cause = NULL, *big;
 	int64_t pid, t0, ms;
 	int rc;
 
 	(void)state;
-	tdb_create(&t, "frozen");
-	db = tdb_open(&t, &o);
-	pid = query_int(db, "SELECT pg_backend_pid()");
+	testdb_create(&t, "bc_db_frozen");
+	db = testdb_open(&t, &o);
+	pid = testdb_int(db, "SELECT pg_backend_pid()");
 	/* A backend that never answers: only the client deadline helps. */
 	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
 	t0 = bc_now_ms();
@@ -728,7 +605,7 @@ test_frozen_backend(void **state)
 
 	/* Again with a statement larger than the socket buffers: sending
 	 * it must not block past the deadline either. */
-	pid = query_int(db, "SELECT pg_backend_pid()");
+	pid = testdb_int(db, "SELECT pg_backend_pid()");
 	big = xmalloc(BIG);
 	memset(big, 'x', BIG - 1);
 	big[BIG - 1] = '\0';
@@ -744,7 +621,7 @@ test_frozen_backend(void **state)
 	free(cause);
 	assert_int_equal(until_ok(db, 10000), 0);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 /* What BC_DB_P() hands over, checked. */

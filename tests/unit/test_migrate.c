@@ -34,116 +34,7 @@
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
-/* A fresh database for one test. */
-struct tdb {
-	char	 name[64];
-	char	*conninfo;	/* for bc_db_open() */
-};
-
-static const char *
-env_pg(void)
-{
-	const char *s = getenv("BOTFLEET_TEST_PG");
-
-	if (s == NULL)
-		fail_msg("BOTFLEET_TEST_PG is not set: run through tests/run");
-	return s;
-}
-
-/* Run the statement the server built with format('... %I', name). */
-static void
-admin_ident(const char *fmt_sql, const char *name)
-{
-	struct bc_db_res *res;
-	struct bc_db *db;
-	char *cause = NULL;
-
-	if ((db = bc_db_open(env_pg(), NULL, &cause)) == NULL)
-		fail_msg("admin connection: %s", cause);
-	res = bc_db_query(db, fmt_sql, BC_DB_P(name), &cause);
-	if (res == NULL)
-		fail_msg("%s", cause);
-	if (bc_db_exec(db, bc_db_get(res, 0, 0), 0, NULL, NULL, &cause) == -1)
-		fail_msg("%s: %s", bc_db_get(res, 0, 0), cause);
-	bc_db_res_free(res);
-	bc_db_close(db);
-}
-
-static void
-tdb_create(struct tdb *t, const char *test)
-{
-	snprintf(t->name, sizeof t->name, "bc_mig_%s_%ld", test,
-	    (long)getpid());
-	admin_ident("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)',"
-	    " $1::text)", t->name);
-	admin_ident("SELECT format('CREATE DATABASE %I', $1::text)", t->name);
-	xasprintf(&t->conninfo, "%s dbname=%s", env_pg(), t->name);
-}
-
-static void
-tdb_drop(struct tdb *t)
-{
-	admin_ident("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)',"
-	    " $1::text)", t->name);
-	free(t->conninfo);
-	t->conninfo = NULL;
-}
-
-static struct bc_db *
-tdb_open(const struct tdb *t, const struct bc_db_opts *opts)
-{
-	struct bc_db *db;
-	char *cause = NULL;
-
-	if ((db = bc_db_open(t->conninfo, opts, &cause)) == NULL)
-		fail_msg("open %s: %s", t->name, cause);
-	return db;
-}
-
-/* One value of a one-row query with parameters, copied, or NULL. */
-static char *
-query1p(struct bc_db *db, const char *sql, int n, const char *const *p)
-{
-	struct bc_db_res *res;
-	char *cause = NULL, *v = NULL;
-
-	if ((res = bc_db_query(db, sql, n, p, &cause)) == NULL) {
-		free(cause);
-		return NULL;
-	}
-	if (bc_db_get(res, 0, 0) != NULL)
-		v = xstrdup(bc_db_get(res, 0, 0));
-	bc_db_res_free(res);
-	return v;
-}
-
-static char *
-query1(struct bc_db *db, const char *sql)
-{
-	return query1p(db, sql, 0, NULL);
-}
-
-static int64_t
-query_int(struct bc_db *db, const char *sql)
-{
-	char *v = query1(db, sql);
-	int64_t n;
-
-	if (v == NULL)
-		fail_msg("no value from %s", sql);
-	n = strtoll(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-static void
-exec_ok(struct bc_db *db, const char *sql)
-{
-	char *cause = NULL;
-
-	if (bc_db_exec(db, sql, 0, NULL, NULL, &cause) == -1)
-		fail_msg("%s: %s", sql, cause);
-}
+#include "support/testdb.h"
 
 /* Does the table exist? */
 static int
@@ -152,7 +43,8 @@ has_table(struct bc_db *db, const char *name)
 	char *v;
 	int yes;
 
-	v = query1p(db, "SELECT to_regclass($1) IS NOT NULL", BC_DB_P(name));
+	v = testdb_query1p(db, "SELECT to_regclass($1) IS NOT NULL",
+	    BC_DB_P(name));
 	assert_non_null(v);
 	yes = strcmp(v, "t") == 0;
 	free(v);
@@ -194,16 +86,26 @@ rm(const char *dir, const char *name)
 	free(path);
 }
 
+/* Migrate db from dir, which must work. */
+static void
+migrate_ok(struct bc_db *db, const char *dir)
+{
+	char *cause = NULL;
+
+	if (bc_db_migrate(db, dir, &cause) == -1)
+		fail_msg("migrate %s: %s", dir, cause);
+}
+
 /* Is the migrations lock free? (Checked from another session.) */
 static int
-lock_free(const struct tdb *t)
+lock_free(const struct testdb *t)
 {
-	struct bc_db *other = tdb_open(t, NULL);
+	struct bc_db *other = testdb_open(t, NULL);
 	char kbuf[BC_DB_INT64_BUFSZ], *v;
 	int yes;
 
 	bc_db_int64(kbuf, BC_DB_MIGRATE_LOCK_KEY);
-	v = query1p(other, "SELECT pg_try_advisory_lock($1::bigint)",
+	v = testdb_query1p(other, "SELECT pg_try_advisory_lock($1::bigint)",
 	    BC_DB_P(kbuf));
 	assert_non_null(v);
 	yes = strcmp(v, "t") == 0;
@@ -220,6 +122,37 @@ setup(void **state)
 	return 0;
 }
 
+/* One test's world: a fresh database, a connection, an empty dir. */
+struct mig {
+	struct testdb	 t;
+	struct bc_db	*db;
+	char		*dir;
+};
+
+static int
+mig_setup(void **state)
+{
+	struct mig *m = xcalloc(1, sizeof *m);
+
+	testdb_create(&m->t, "bc_mig");
+	m->db = testdb_open(&m->t, NULL);
+	m->dir = mkdir_tmp();
+	*state = m;
+	return 0;
+}
+
+static int
+mig_teardown(void **state)
+{
+	struct mig *m = *state;
+
+	bc_db_close(m->db);
+	free(m->dir);
+	testdb_drop(&m->t);
+	free(m);
+	return 0;
+}
+
 #define SQL_A	"CREATE TABLE t (ord serial, v text);\n" \
 		"INSERT INTO t (v) VALUES ('a');\n"
 #define SQL_B	"INSERT INTO t (v) VALUES ('b');\n"
@@ -228,66 +161,54 @@ setup(void **state)
 static void
 test_apply_and_noop(void **state)
 {
-	char sum[BC_SHA256_HEXLEN], *dir, *cause = NULL, *v;
-	struct tdb t;
-	struct bc_db *db;
+	struct mig *m = *state;
+	struct bc_db *db = m->db;
+	const char *dir = m->dir;
+	char sum[BC_SHA256_HEXLEN], *v;
 
-	(void)state;
-	tdb_create(&t, "apply");
-	db = tdb_open(&t, NULL);
-	dir = mkdir_tmp();
 	put(dir, "001_create.sql", SQL_A);
 	put(dir, "002_more.sql", SQL_B);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
-	assert_int_equal(query_int(db,
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(testdb_int(db,
 	    "SELECT count(*) FROM schema_migrations"), 2);
 	bc_sha256_hex(SQL_A, strlen(SQL_A), sum);
-	v = query1(db, "SELECT checksum FROM schema_migrations"
+	v = testdb_query1(db, "SELECT checksum FROM schema_migrations"
 	    " WHERE version = 1");
 	assert_string_equal(v, sum);
 	free(v);
-	v = query1(db, "SELECT name FROM schema_migrations WHERE version = 2");
+	v = testdb_query1(db, "SELECT name FROM schema_migrations"
+	    " WHERE version = 2");
 	assert_string_equal(v, "002_more.sql");
 	free(v);
 	assert_int_equal(bc_db_in_tx(db), 0);
-	assert_true(lock_free(&t));
+	assert_true(lock_free(&m->t));
 	/* statement_timeout is back to normal after migrating. */
-	v = query1(db, "SHOW statement_timeout");
+	v = testdb_query1(db, "SHOW statement_timeout");
 	assert_string_equal(v, "10s");
 	free(v);
 
 	/* Again: nothing to do. Then one more file: only it runs. */
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
 	put(dir, "003_last.sql", SQL_C);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
-	assert_int_equal(query_int(db,
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
+	assert_int_equal(testdb_int(db,
 	    "SELECT count(*) FROM schema_migrations"), 3);
-	free(dir);
-	bc_db_close(db);
-	tdb_drop(&t);
 }
 
 static void
 test_checksum_mismatch(void **state)
 {
-	char *dir, *cause = NULL;
-	struct tdb t;
-	struct bc_db *db;
+	struct mig *m = *state;
+	struct bc_db *db = m->db;
+	const char *dir = m->dir;
+	char *cause = NULL;
 
-	(void)state;
-	tdb_create(&t, "checksum");
-	db = tdb_open(&t, NULL);
-	dir = mkdir_tmp();
 	put(dir, "001_create.sql", SQL_A);
 	put(dir, "002_more.sql", SQL_B);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
+	migrate_ok(db, dir);
 	/* Edit an applied file (one byte) and add a pending one. */
 	put(dir, "002_more.sql", "INSERT INTO t (v) VALUES ('B');\n");
 	put(dir, "003_last.sql", SQL_C);
@@ -296,31 +217,24 @@ test_checksum_mismatch(void **state)
 	assert_non_null(strstr(cause, "changed"));
 	free(cause);
 	/* Nothing ran, not even the pending file. */
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 2);
-	assert_int_equal(query_int(db,
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(testdb_int(db,
 	    "SELECT count(*) FROM schema_migrations"), 2);
-	assert_true(lock_free(&t));
+	assert_true(lock_free(&m->t));
 	/* Restored: the run goes on. */
 	put(dir, "002_more.sql", SQL_B);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
-	free(dir);
-	bc_db_close(db);
-	tdb_drop(&t);
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
 }
 
 static void
 test_bad_sql_rolls_back(void **state)
 {
-	char *dir, *cause = NULL;
-	struct tdb t;
-	struct bc_db *db;
+	struct mig *m = *state;
+	struct bc_db *db = m->db;
+	const char *dir = m->dir;
+	char *cause = NULL;
 
-	(void)state;
-	tdb_create(&t, "badsql");
-	db = tdb_open(&t, NULL);
-	dir = mkdir_tmp();
 	put(dir, "001_create.sql", SQL_A);
 	put(dir, "002_bad.sql", "CREATE TABLE t2 (x int);\n"
 	    "INSERT INTO t (v) VALUES ('x');\n"
@@ -336,58 +250,47 @@ test_bad_sql_rolls_back(void **state)
 	/* 001 stays, 002 left no trace, 003 did not run. */
 	assert_true(has_table(db, "t"));
 	assert_false(has_table(db, "t2"));
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 1);
-	assert_int_equal(query_int(db,
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(testdb_int(db,
 	    "SELECT max(version) FROM schema_migrations"), 1);
-	assert_true(lock_free(&t));
+	assert_true(lock_free(&m->t));
 
 	/* A file that commits on its own is refused too. */
 	put(dir, "002_bad.sql", "CREATE TABLE t3 (x int);\nCOMMIT;\n");
 	assert_int_equal(bc_db_migrate(db, dir, &cause), -1);
 	assert_non_null(strstr(cause, "ended its transaction"));
 	free(cause);
-	assert_int_equal(query_int(db,
+	assert_int_equal(testdb_int(db,
 	    "SELECT max(version) FROM schema_migrations"), 1);
-	assert_true(lock_free(&t));
-	exec_ok(db, "DROP TABLE t3");
+	assert_true(lock_free(&m->t));
+	testdb_exec(db, "DROP TABLE t3");
 
 	/* Fixed: 002 and 003 apply. */
 	put(dir, "002_bad.sql", SQL_B);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 3);
-	free(dir);
-	bc_db_close(db);
-	tdb_drop(&t);
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
 }
 
 static void
 test_order(void **state)
 {
-	char *dir, *cause = NULL, *v;
-	struct tdb t;
-	struct bc_db *db;
+	struct mig *m = *state;
+	struct bc_db *db = m->db;
+	const char *dir = m->dir;
+	char *v;
 
-	(void)state;
-	tdb_create(&t, "order");
-	db = tdb_open(&t, NULL);
-	dir = mkdir_tmp();
 	/* Created in reverse, and 010 after 002 numerically. */
 	put(dir, "010_c.sql", SQL_C);
 	put(dir, "002_b.sql", SQL_B);
 	put(dir, "001_a.sql", SQL_A);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	v = query1(db, "SELECT string_agg(v, '' ORDER BY ord) FROM t");
+	migrate_ok(db, dir);
+	v = testdb_query1(db, "SELECT string_agg(v, '' ORDER BY ord) FROM t");
 	assert_string_equal(v, "abc");
 	free(v);
-	v = query1(db, "SELECT string_agg(version::text, ',' ORDER BY"
+	v = testdb_query1(db, "SELECT string_agg(version::text, ',' ORDER BY"
 	    " version) FROM schema_migrations");
 	assert_string_equal(v, "1,2,10");
 	free(v);
-	free(dir);
-	bc_db_close(db);
-	tdb_drop(&t);
 }
 
 /* Migrating dir fails, naming what; nothing is applied. */
@@ -412,15 +315,12 @@ test_bad_names(void **state)
 {
 	static const char *bad[] = { "12_x.sql", "0001_x.sql", "001_.sql",
 	    "001x.sql", "001_a b.sql", "1_x.sql" };
-	char *dir, *cause = NULL, *sub;
-	struct tdb t;
-	struct bc_db *db;
+	struct mig *m = *state;
+	struct bc_db *db = m->db;
+	const char *dir = m->dir;
+	char *cause = NULL, *sub;
 	size_t i;
 
-	(void)state;
-	tdb_create(&t, "names");
-	db = tdb_open(&t, NULL);
-	dir = mkdir_tmp();
 	put(dir, "001_a.sql", SQL_A);
 	for (i = 0; i < BC_NELEM(bad); i++) {
 		put(dir, bad[i], SQL_B);
@@ -459,14 +359,10 @@ test_bad_names(void **state)
 	put(dir, "seed.sql", "DROP TABLE t;");
 	put(dir, "001_a.sql~", "DROP TABLE t;");
 	put(dir, ".002_x.sql.swp", "DROP TABLE t;");
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 1);
-	assert_int_equal(query_int(db,
+	migrate_ok(db, dir);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 1);
+	assert_int_equal(testdb_int(db,
 	    "SELECT count(*) FROM schema_migrations"), 1);
-	free(dir);
-	bc_db_close(db);
-	tdb_drop(&t);
 }
 
 static void
@@ -474,14 +370,14 @@ test_lock_held_elsewhere(void **state)
 {
 	struct bc_db_opts o = { .migrate_timeout_ms = 300 };
 	char kbuf[BC_DB_INT64_BUFSZ], *dir, *cause = NULL, *v;
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db, *other;
 	int64_t t0, ms;
 
 	(void)state;
-	tdb_create(&t, "lock");
-	db = tdb_open(&t, &o);
-	other = tdb_open(&t, NULL);
+	testdb_create(&t, "bc_mig_lock");
+	db = testdb_open(&t, &o);
+	other = testdb_open(&t, NULL);
 	dir = mkdir_tmp();
 	put(dir, "001_a.sql", SQL_A);
 	bc_db_int64(kbuf, BC_DB_MIGRATE_LOCK_KEY);
@@ -495,24 +391,23 @@ test_lock_held_elsewhere(void **state)
 	assert_string_equal(bc_db_sqlstate(db), "57014");
 	free(cause);
 	assert_false(has_table(db, "t"));
-	v = query1(db, "SHOW statement_timeout");
+	v = testdb_query1(db, "SHOW statement_timeout");
 	assert_string_equal(v, "10s");
 	free(v);
 	/* Released by the other session: now it runs. */
 	assert_int_equal(bc_db_exec(other, "SELECT pg_advisory_unlock($1::"
 	    "bigint)", BC_DB_P(kbuf), NULL, &cause), 0);
-	if (bc_db_migrate(db, dir, &cause) == -1)
-		fail_msg("%s", cause);
+	migrate_ok(db, dir);
 	assert_true(has_table(db, "t"));
 	free(dir);
 	bc_db_close(other);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 /* Child: wait for the go byte, migrate, exit 0 or 1. */
 static void
-migrate_child(const struct tdb *t, const char *dir, int go)
+migrate_child(const struct testdb *t, const char *dir, int go)
 {
 	struct bc_db *db;
 	char *cause = NULL, c;
@@ -556,13 +451,13 @@ static void
 test_concurrent(void **state)
 {
 	char *dir, *v;
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	pid_t pid[NCHILD];
 	int go[2], i, rc[NCHILD];
 
 	(void)state;
-	tdb_create(&t, "concurrent");
+	testdb_create(&t, "bc_mig_concurrent");
 	dir = mkdir_tmp();
 	/* The sleep widens the window in which a second runner could
 	 * start the same file; correctness does not depend on it. */
@@ -587,27 +482,16 @@ test_concurrent(void **state)
 		rc[i] = reap(pid[i], 60000);
 	for (i = 0; i < NCHILD; i++)
 		assert_int_equal(rc[i], 0);
-	db = tdb_open(&t, NULL);
-	v = query1(db, "SELECT string_agg(x::text, ',' ORDER BY x) FROM once");
+	db = testdb_open(&t, NULL);
+	v = testdb_query1(db, "SELECT string_agg(x::text, ',' ORDER BY x)"
+	    " FROM once");
 	assert_string_equal(v, "1,2");
 	free(v);
-	assert_int_equal(query_int(db,
+	assert_int_equal(testdb_int(db,
 	    "SELECT count(*) FROM schema_migrations"), 2);
 	free(dir);
 	bc_db_close(db);
-	tdb_drop(&t);
-}
-
-static char *
-top_path(const char *rel)
-{
-	const char *top = getenv("BOTFLEET_TOP");
-	char *p;
-
-	if (top == NULL)
-		fail_msg("BOTFLEET_TOP is not set: run through tests/run");
-	xasprintf(&p, "%s/%s", top, rel);
-	return p;
+	testdb_drop(&t);
 }
 
 /* The columns of the public tables: "table.column type default" lines. */
@@ -616,8 +500,9 @@ schema_of(struct bc_db *db)
 {
 	char *v;
 
-	v = query1(db, "SELECT string_agg(table_name || '.' || column_name"
-	    " || ' ' || data_type || ' ' || coalesce(column_default, '-'),"
+	v = testdb_query1(db, "SELECT string_agg(table_name || '.' ||"
+	    " column_name || ' ' || data_type || ' ' ||"
+	    " coalesce(column_default, '-'),"
 	    " E'\\n' ORDER BY table_name, column_name)"
 	    " FROM information_schema.columns"
 	    " WHERE table_schema = current_schema()"
@@ -639,34 +524,33 @@ static void
 test_real_sql_twice(void **state)
 {
 	char *sql, *cause = NULL, *v;
-	struct tdb t;
+	struct testdb t;
 	struct bc_db *db;
 	size_t i;
 
 	(void)state;
-	tdb_create(&t, "realsql");
-	db = tdb_open(&t, NULL);
-	sql = top_path("sql");
-	if (bc_db_migrate(db, sql, &cause) == -1)
-		fail_msg("%s", cause);
+	testdb_create(&t, "bc_mig_realsql");
+	db = testdb_open(&t, NULL);
+	sql = testdb_top_path("sql");
+	migrate_ok(db, sql);
 	for (i = 0; i < BC_NELEM(tables); i++)
 		if (!has_table(db, tables[i]))
 			fail_msg("no table %s", tables[i]);
-	v = query1(db, "SELECT data_type FROM information_schema.columns"
+	v = testdb_query1(db, "SELECT data_type FROM information_schema.columns"
 	    " WHERE table_name = 'pisunchik_data' AND column_name = 'coins'");
 	assert_string_equal(v, "bigint");
 	free(v);
 	/* Forget the records: every file applies a second time. */
-	exec_ok(db, "DELETE FROM schema_migrations");
+	testdb_exec(db, "DELETE FROM schema_migrations");
 	if (bc_db_migrate(db, sql, &cause) == -1)
 		fail_msg("second run: %s", cause);
-	assert_true(query_int(db, "SELECT count(*) FROM schema_migrations")
+	assert_true(testdb_int(db, "SELECT count(*) FROM schema_migrations")
 	    >= 1);
 	if (bc_db_migrate(db, sql, &cause) == -1)
 		fail_msg("third run: %s", cause);
 	free(sql);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 /* Load tests/fixtures/original-schema.sql, as the old project left it. */
@@ -678,7 +562,7 @@ load_original(struct bc_db *db)
 	size_t n;
 
 	dir = mkdir_tmp();
-	fixture = top_path("tests/fixtures/original-schema.sql");
+	fixture = testdb_top_path("tests/fixtures/original-schema.sql");
 	assert_non_null(in = fopen(fixture, "r"));
 	xasprintf(&cause, "%s/001_original.sql", dir);
 	assert_non_null(out = fopen(cause, "w"));
@@ -690,7 +574,7 @@ load_original(struct bc_db *db)
 	assert_int_equal(fclose(out), 0);
 	if (bc_db_migrate(db, dir, &cause) == -1)
 		fail_msg("loading the fixture: %s", cause);
-	exec_ok(db, "DROP TABLE schema_migrations");
+	testdb_exec(db, "DROP TABLE schema_migrations");
 	free(fixture);
 	free(dir);
 }
@@ -698,7 +582,7 @@ load_original(struct bc_db *db)
 static void
 check_str(struct bc_db *db, const char *sql, const char *want)
 {
-	char *v = query1(db, sql);
+	char *v = testdb_query1(db, sql);
 
 	if (v == NULL || strcmp(v, want) != 0)
 		fail_msg("%s: got '%s', want '%s'", sql, v ? v : "(null)",
@@ -735,8 +619,9 @@ check_adopted(struct bc_db *db)
 	check_str(db, "SELECT data_type FROM information_schema.columns"
 	    " WHERE table_name = 'messages' AND column_name = 'user_id'",
 	    "bigint");
-	exec_ok(db, "INSERT INTO messages (user_id, message_text, message_id,"
-	    " reply_to_message_id) VALUES (7000000001, 'x', 10, 9)");
+	testdb_exec(db, "INSERT INTO messages (user_id, message_text,"
+	    " message_id, reply_to_message_id)"
+	    " VALUES (7000000001, 'x', 10, 9)");
 	check_str(db, "SELECT string_agg(company_name || '=' || price, ' '"
 	    " ORDER BY company_name) FROM stocks", "ATB=101.25 Rozetka=55.5");
 	check_str(db, "SELECT password || ' ' || reminder_day || ' ' ||"
@@ -754,10 +639,10 @@ check_adopted(struct bc_db *db)
 	check_str(db, "SELECT friend || total_votes || wins || losses ||"
 	    " (last_played IS NULL) FROM song_stats", "Vasya310true");
 	/* Defaults now apply to the adopted tables too. */
-	exec_ok(db, "INSERT INTO song_stats (track_uri) VALUES ('x')");
+	testdb_exec(db, "INSERT INTO song_stats (track_uri) VALUES ('x')");
 	check_str(db, "SELECT total_votes || ',' || wins FROM song_stats"
 	    " WHERE track_uri = 'x'", "0,0");
-	exec_ok(db, "INSERT INTO pisunchik_data (player_id) VALUES (5)");
+	testdb_exec(db, "INSERT INTO pisunchik_data (player_id) VALUES (5)");
 	check_str(db, "SELECT coins FROM pisunchik_data WHERE player_id = 5",
 	    "0");
 }
@@ -766,49 +651,52 @@ static void
 test_real_sql_over_original(void **state)
 {
 	char *sql, *cause = NULL, *adopted, *fresh;
-	struct tdb t, t2;
+	struct testdb t, t2;
 	struct bc_db *db, *db2;
 
 	(void)state;
-	tdb_create(&t, "adopt");
-	db = tdb_open(&t, NULL);
+	testdb_create(&t, "bc_mig_adopt");
+	db = testdb_open(&t, NULL);
 	load_original(db);
-	sql = top_path("sql");
-	if (bc_db_migrate(db, sql, &cause) == -1)
-		fail_msg("%s", cause);
+	sql = testdb_top_path("sql");
+	migrate_ok(db, sql);
 
 	check_adopted(db);
 
 	/* Same columns, types and defaults as on an empty database. */
-	tdb_create(&t2, "adopt2");
-	db2 = tdb_open(&t2, NULL);
-	if (bc_db_migrate(db2, sql, &cause) == -1)
-		fail_msg("%s", cause);
+	testdb_create(&t2, "bc_mig_adopt2");
+	db2 = testdb_open(&t2, NULL);
+	migrate_ok(db2, sql);
 	adopted = schema_of(db);
 	fresh = schema_of(db2);
 	assert_string_equal(adopted, fresh);
 	free(adopted);
 	free(fresh);
 	/* And it applies once more over the adopted one. */
-	exec_ok(db, "DELETE FROM schema_migrations");
+	testdb_exec(db, "DELETE FROM schema_migrations");
 	if (bc_db_migrate(db, sql, &cause) == -1)
 		fail_msg("again: %s", cause);
 	free(sql);
 	bc_db_close(db2);
-	tdb_drop(&t2);
+	testdb_drop(&t2);
 	bc_db_close(db);
-	tdb_drop(&t);
+	testdb_drop(&t);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apply_and_noop),
-		cmocka_unit_test(test_checksum_mismatch),
-		cmocka_unit_test(test_bad_sql_rolls_back),
-		cmocka_unit_test(test_order),
-		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test_setup_teardown(test_apply_and_noop,
+		    mig_setup, mig_teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_mismatch,
+		    mig_setup, mig_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_sql_rolls_back,
+		    mig_setup, mig_teardown),
+		cmocka_unit_test_setup_teardown(test_order,
+		    mig_setup, mig_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_names,
+		    mig_setup, mig_teardown),
 		cmocka_unit_test(test_lock_held_elsewhere),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_real_sql_twice),
