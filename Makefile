@@ -58,7 +58,7 @@ endif
 
 # Rebuild everything when the flags change (git's GIT-CFLAGS).
 FLAGS_STAMP := $(B)/.flags
-FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS) $(DATADIR)
 $(shell mkdir -p $(B); \
 	[ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
 	echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
@@ -80,7 +80,7 @@ LIB         := $(B)/libbotcommon.a
 PROGRAMS :=
 BOTS     :=
 -include $(sort $(wildcard supervisor/module.mk bots/*/module.mk \
-	tests/fakes/module.mk tests/helper/module.mk))
+	tests/fakes/module.mk tests/example/module.mk))
 
 # ---------------------------------------------------------------- tests
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
@@ -96,6 +96,9 @@ all: $(LIB) $(PROGRAMS) $(BOTS)
 $(B)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Where bots find the migrations by default.
+$(B)/common/bot.o: ALL_CFLAGS += -DBC_SQLDIR=\"$(DATADIR)/botfleet/sql\"
 
 $(LIB): $(COMMON_OBJS)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
