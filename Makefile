@@ -79,7 +79,7 @@ LIB         := $(B)/libbotcommon.a
 # small fragment, module.mk, included here (non-recursive, like git's).
 PROGRAMS :=
 BOTS     :=
--include $(sort $(wildcard supervisor/module.mk bots/*/module.mk \
+-include $(sort $(wildcard supervisor/*.mk bots/*/module.mk \
 	tests/fakes/module.mk tests/example/module.mk))
 
 # ---------------------------------------------------------------- tests
