@@ -424,6 +424,8 @@ bot_open_tg(struct bot *b, char **cause)
 static int
 bot_start(struct bot *b, char **cause)
 {
+	char port[16];
+
 	b->exitcode = BC_EXIT_PERM;
 	if ((b->lockfd = bc_tg_lock_instance(b->c.token, NULL, cause)) == -1)
 		return -1;
@@ -440,6 +442,10 @@ bot_start(struct bot *b, char **cause)
 		if ((b->env.httpd = bc_httpd_new(b->env.base, b->c.listen,
 		    cause)) == NULL)
 			return -1;
+		/* With port 0 in listen, this line is the only way to know. */
+		snprintf(port, sizeof port, "%d", bc_httpd_port(b->env.httpd));
+		log_kv(LOG_LEVEL_INFO, "http listening", "listen", b->c.listen,
+		    "port", port, NULL);
 		b->exitcode = BC_EXIT_TEMP;
 		bc_metrics_serve(b->env.metrics, b->env.httpd, bot_ready, b);
 	}
