@@ -93,6 +93,7 @@ static const char *const router_default_texts[TXT_COUNT] = {
 
 struct bc_router {
 	char			*bot;
+	int			 flush_failing;	/* the last outbox flush failed */
 	struct bc_db		*db;
 	struct bc_tg		*tg;
 	struct bc_router_sender	 sender;
@@ -745,9 +746,19 @@ outbox_flush(struct bc_router *r)
 	free(arr);
 	free(ids);
 	if (rc == -1) {
-		router_dberr(r, "cannot delete sent outbox rows", cause);
+		/* Once per outage, not once per reply. */
+		if (!r->flush_failing)
+			router_dberr(r, "cannot delete sent outbox rows "
+			    "(retrying quietly)", cause);
+		else
+			free(cause);
+		r->flush_failing = 1;
 		return;
 	}
+	if (r->flush_failing)
+		log_kv(LOG_LEVEL_INFO, "outbox rows deleted again", "bot",
+		    r->bot, NULL);
+	r->flush_failing = 0;
 	for (i = 0; i < r->ndone; i++)
 		free(r->done[i].error);
 	r->ndone = 0;
