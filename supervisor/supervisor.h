@@ -81,7 +81,8 @@ struct botd_conf {
 	char		*log_dir;
 	uint64_t	 log_total_max;		/* all bots' logs together */
 	char		*state_dir;
-	char		*lock_file;
+	char		*lock_file;		/* default: STATE_DIR/botd.lock */
+	char		*cgroup;		/* "auto", "no" or a path */
 	struct bot_conf	*bots;
 	size_t		 nbots;
 	struct bc_conf	*conf;			/* kept for section_equal */
@@ -94,6 +95,19 @@ const struct bot_conf *config_find(const struct botd_conf *, const char *);
 /* 1 if bot name's section is the same in both (reload keeps it). */
 int	config_bot_equal(const struct botd_conf *, const struct botd_conf *,
 	    const char *name);
+/* A deep copy of a bot section (caller frees with config_bot_free()). */
+struct bot_conf *config_bot_dup(const struct bot_conf *);
+void	config_bot_free(struct bot_conf *);
+/*
+ * Read an env file: KEY=VALUE lines, blank lines and # comments, no
+ * quoting or expansion. *env gets *n "KEY=VALUE" strings (caller frees
+ * with config_env_free()). 0, or -1 with *cause ("FILE:LINE: reason").
+ */
+int	config_read_env(const char *path, char ***env, size_t *n,
+	    char **cause);
+void	config_env_free(char **, size_t);
+/* "TERM" for SIGTERM; "SIG42" style for others (static storage). */
+const char *config_signame(int);
 
 /* ------------------------------------------------------------ state.c */
 
@@ -114,6 +128,7 @@ enum bot_want {
 
 /* Why a child died, for counters, status and alerts. */
 enum death_cause {
+	DEATH_NONE = -1,		/* not dead, or no kill pending */
 	DEATH_EXIT,			/* exited with a code */
 	DEATH_SIGNAL,			/* killed by a signal */
 	DEATH_WATCHDOG,			/* we killed it: no heartbeat */
@@ -155,6 +170,17 @@ struct bot {
 	struct bc_timer	*watchdog;
 	struct logsink	*log;
 	int		 removed;	/* reload dropped it: free when down */
+	/* Added by the core. */
+	struct bot_conf	*conf_next;	/* owned: reload's, used at the
+					   next spawn (NULL: none) */
+	pid_t		 sid;		/* session of the last child */
+	int		 lock_fd;	/* STATE_DIR/NAME.lock, -1 */
+	enum death_cause kill_cause;	/* why we are killing it, or NONE */
+	int		 kill_sent;	/* SIGKILL went to the tree */
+	int		 spawned;	/* a child was started once */
+	int		 fatal_alerted;	/* "gave up" logged for this loop */
+	int		 exit_signal;	/* the last death was by a signal */
+	int		 has_exited;	/* last_* are set */
 	TAILQ_ENTRY(bot) entry;
 };
 TAILQ_HEAD(bot_list, bot);
@@ -169,6 +195,12 @@ void	bot_restart(struct bot *);	/* stop then start */
 /* Events from child.c and the notify pipe. */
 void	bot_child_exited(struct bot *, int wstatus);
 void	bot_notify_line(struct bot *, const char *line);
+/* Something of the bot's tree was reaped: finish a stop if it is gone. */
+void	bot_tree_check(struct bot *);
+/* Name of the wanted state: "up" or "down". */
+const char *want_name(enum bot_want);
+/* 1 when the bot has no process and nothing pending to kill. */
+int	bot_is_down(const struct bot *);
 /* Status of one bot as a JSON object (new reference). */
 json_t	*bot_status_json(const struct bot *);
 
@@ -187,35 +219,120 @@ int	child_spawn(struct bot *, char **cause);
 void	child_signal_tree(struct bot *, int sig);
 /* 1 if anything of the bot's tree is still alive. */
 int	child_tree_alive(const struct bot *);
-/* Become a child subreaper; find a delegated cgroup v2 dir. */
-int	child_init(char **cause);
+/*
+ * Become a child subreaper and pick the cgroup v2 directory for the bots:
+ * cgroup is "auto" (our own cgroup when delegated: writable and not the
+ * root), "no", or a directory (created). 0, or -1 with *cause.
+ */
+int	child_init(const char *cgroup, char **cause);
+/* Remove the per-bot cgroups that are empty (at exit). */
+void	child_cleanup(void);
 /* Reap everything (SIGCHLD); calls bot_child_exited for bots. */
 void	child_reap(void);
+/* Close the notify pipe of the bot's current child, if open. */
+void	child_notify_close(struct bot *);
+/*
+ * Take the bot's single-instance lock, the file path (kept open in
+ * b->lock_fd and inherited by every child). When an old tree (from a
+ * botd that was killed) still holds it, kill the holders and wait up to
+ * wait_ms for it. 0, or -1 with *cause.
+ */
+int	child_lock_bot(struct bot *, const char *path, int64_t wait_ms,
+	    char **cause);
+/* SIGKILL every remaining descendant of botd (at shutdown). */
+void	child_kill_orphans(void);
+/* Memory in bytes of the bot (cgroup memory.current, else the main
+ * process's VmRSS); -1 when unknown. */
+int64_t	child_memory(const struct bot *);
 
 /* ------------------------------------------------------------ logs.c */
 
 /*
- * A bot's log: the pipe botd holds across restarts (the write end is
- * given to every child of the bot as stdout and stderr), lines
- * timestamped and written to LOG_DIR/NAME.log, rotated by size to
- * NAME.log.1 ... NAME.log.N, the last BOTD_TAIL_LINES lines kept in
- * memory. A full disk drops lines and counts them; nothing ever blocks.
+ * A bot's log sink. botd holds both ends of one pipe for the bot's whole
+ * life (across restarts, so no line is lost and the read end never sees
+ * EOF); the write end is given to every child of the bot as stdout and
+ * stderr. Each line becomes, in DIR/NAME.log, the tail and the line
+ * callback:
+ *
+ *   2026-11-22T03:04:05.123Z NAME: text		(from the bot)
+ *   2026-11-22T03:04:05.123Z NAME[botd]: text	(logs_note)
+ *
+ * (UTC, milliseconds). Control bytes and invalid UTF-8 in text are escaped
+ * as in log_escape (\t, \r, \xNN), except that '"' and '\' stay as they
+ * are (bots already write logfmt). Text longer than LOGS_LINE_MAX bytes
+ * (after escaping) is cut and ends in LOGS_CUT_MARK; the rest of that line
+ * is skipped. A partial last line is held until its newline, or written
+ * as a line of its own after LOGS_FLUSH_MS.
+ *
+ * Rotation by size: before a line would take NAME.log past max_bytes,
+ * NAME.log.(files-1) ... NAME.log.1, NAME.log are renamed one up,
+ * NAME.log.files is deleted and a new NAME.log is opened; files == 0 means
+ * NAME.log is simply deleted and started again. A bot's logs so stay
+ * within max_bytes * (files + 1) bytes, and no deleted file stays open.
+ * Rotated files above `files` left by an earlier run are deleted at open.
+ *
+ * Write errors (ENOSPC, EDQUOT, EFBIG, EIO, ...): the batch's lines are
+ * dropped and counted (logs_dropped), a half-written line is truncated
+ * away, the file is closed and reopened by a timer every LOGS_RETRY_MS;
+ * when that works, a "N lines dropped" note goes into the file. Nothing
+ * ever blocks or exits botd. The tail and the callback still get every
+ * line.
+ *
+ * Everything runs on the loop of bc_ev_base() (initialised if needed).
+ */
+#define LOGS_LINE_MAX	4096		/* text bytes per line, then cut */
+#define LOGS_CUT_MARK	" [cut]"
+#define LOGS_MIN_BYTES	16384		/* smallest max_bytes accepted */
+#define LOGS_FILES_MAX	100		/* most rotated files per bot */
+#define LOGS_FLUSH_MS	250		/* a partial line waits this long */
+#define LOGS_RETRY_MS	1000		/* reopen after a write error */
+
+/*
+ * Every complete line as it is written (timestamp and prefix included, no
+ * newline, not NUL-terminated, valid UTF-8); line is borrowed for the call.
+ * The callback must not close its own sink.
  */
 typedef void logs_line_cb(void *arg, const char *line, size_t len);
+
+/*
+ * Open DIR/NAME.log for appending (creating DIR if only its last component
+ * is missing) and create the pipe. name is a bot name ([a-z0-9_-], at
+ * most BOTD_NAME_MAX), max_bytes at least LOGS_MIN_BYTES, files 0 to
+ * LOGS_FILES_MAX; cb may be NULL, cbarg is borrowed. Returns the sink,
+ * which the caller frees with logs_close(), or NULL with *cause (the
+ * caller frees it): bad arguments, or the file cannot be opened (the
+ * config is then rejected; later failures are runtime drops).
+ */
 struct logsink *logs_open(const char *dir, const char *name,
 	    uint64_t max_bytes, int files, logs_line_cb *cb, void *cbarg,
 	    char **cause);
+/* Read what is left in the pipe (bounded), write it, and free the sink:
+ * pipe, file, timers. The files stay on disk. NULL is a no-op. */
 void	logs_close(struct logsink *);
-int	logs_write_fd(const struct logsink *);	/* for the child */
-/* Append one line written by botd itself about the bot. */
+/* The pipe's write end, CLOEXEC: dup2 it onto 1 and 2 in the child.
+ * Borrowed; the sink keeps it open until logs_close(). */
+int	logs_write_fd(const struct logsink *);
+/* DIR/NAME.log; borrowed, valid until logs_close(). */
+const char *logs_path(const struct logsink *);
+/* Append one line written by botd itself about the bot (NAME[botd]:). */
 void	logs_note(struct logsink *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* The last n lines as a JSON array of strings (new reference). */
+/* The last n lines (at most BOTD_TAIL_LINES), oldest first, as a JSON
+ * array of strings (new reference). */
 json_t	*logs_tail(const struct logsink *, size_t n);
+/* Bytes of the bot's log files on disk now: NAME.log and its rotations. */
 uint64_t logs_bytes(const struct logsink *);
+/* Lines that could not be written to the file, ever. */
 uint64_t logs_dropped(const struct logsink *);
+/* New caps (reload), clamped to the ranges of logs_open(); extra rotated
+ * files are deleted now, a smaller max_bytes rotates at the next line. */
 void	logs_set_limits(struct logsink *, uint64_t max_bytes, int files);
-/* The global cap over all sinks, enforced by deleting oldest rotations. */
+/*
+ * The global cap over all open sinks (0: none). Whenever their files
+ * together exceed it, the oldest rotated files (by modification time,
+ * across all bots) are deleted until they fit; live NAME.log files are
+ * never deleted, so the total may exceed the cap only by those.
+ */
 void	logs_set_total_max(uint64_t);
 
 /* ------------------------------------------------------------ control.c */
@@ -226,6 +343,14 @@ void	control_close(void);
 void	control_bot_changed(struct bot *);
 /* A line reached the bot's log: feed `botctl logs -f` followers. */
 void	control_log_line(struct bot *, const char *line, size_t len);
+/*
+ * The requests answered so far, for metrics: cb gets every (command,
+ * result, count), result "ok", "error" or "denied"; command "invalid"
+ * counts unparseable and unknown requests, "connect" refused connections.
+ */
+typedef void control_count_cb(const char *cmd, const char *result,
+	    uint64_t n, void *arg);
+void	control_counters(control_count_cb *, void *arg);
 
 /* ------------------------------------------------------------ main.c */
 
@@ -233,6 +358,8 @@ extern struct bot_list bots;
 struct bot *bots_find(const char *name);
 /* Reload botd.ini: 0, or -1 with *cause (the old config stays). */
 int	botd_reload(char **cause);
+/* Take the bot's lock, STATE_DIR/NAME.lock (see child_lock_bot). */
+int	botd_lock_bot(struct bot *, char **cause);
 /* Write STATE_DIR/NAME.status atomically (status.new + rename). */
 void	botd_write_status(const struct bot *);
 /* Something changed: refresh systemd STATUS= and wake waiters. */
