@@ -272,8 +272,15 @@ void
 tg_lim_init(struct tg_lim *lim, const struct tg_lim_conf *cf)
 {
 	memset(lim, 0, sizeof(*lim));
+	/*
+	 * The clock has ms resolution: above 1000/s, let one ms's worth go
+	 * at once, or the rate would be capped at 1000/s. At Telegram's
+	 * 30/s the burst stays 1.
+	 */
 	gcra_init(&lim->global, cf->global_rate > 0 ?
-	    (int64_t)ceil(1e6 / cf->global_rate) : 0, 1);
+	    (int64_t)ceil(1e6 / cf->global_rate) : 0,
+	    cf->global_rate > 1000 ?
+	    (int)fmin(cf->global_rate / 1000 + 1, 1e6) : 1);
 	lim->chat_t_us = cf->chat_interval_s > 0 ?
 	    (int64_t)ceil(cf->chat_interval_s * 1e6) : 0;
 	lim->chat_tau_us = cf->chat_burst > 1 ?

@@ -120,6 +120,32 @@ test_many_chats(void **state)
 	tg_lim_release(&lim);
 }
 
+/*
+ * A rate above 1000/s is not capped by the clock's millisecond: 20000/s
+ * over 2000 chats sends 20 per ms, 2000 in 100 ms.
+ */
+static void
+test_high_rate(void **state)
+{
+	static struct tg_item items[2000];
+	static int64_t sent[2000];
+	struct tg_lim_conf cf = defaults;
+	struct tg_lim lim;
+	int64_t last;
+	size_t i;
+
+	(void)state;
+	cf.global_rate = 20000;
+	cf.max_inflight = 0;
+	tg_lim_init(&lim, &cf);
+	for (i = 0; i < 2000; i++)
+		tg_lim_push(&lim, &items[i], 1000 + (int64_t)i, 0, 0);
+	last = drain(&lim, items, 2000, sent, 0);
+	assert_true(last >= 95 && last <= 100);
+	assert_true(max_in_window(sent, 2000, 1) <= 21);
+	tg_lim_release(&lim);
+}
+
 /* A group: at most 20 in any 60 s window. */
 static void
 test_group(void **state)
@@ -344,6 +370,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_chat),
 		cmocka_unit_test(test_many_chats),
+		cmocka_unit_test(test_high_rate),
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_pause_all),
 		cmocka_unit_test(test_order_and_retry),
