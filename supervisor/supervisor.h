@@ -81,7 +81,7 @@ struct botd_conf {
 	char		*log_dir;
 	uint64_t	 log_total_max;		/* all bots' logs together */
 	char		*state_dir;
-	char		*lock_file;		/* default: STATE_DIR/botd.lock */
+	char		*lock_file;		/* STATE_DIR/botd.lock */
 	char		*cgroup;		/* "auto", "no" or a path */
 	struct bot_conf	*bots;
 	size_t		 nbots;
@@ -350,7 +350,7 @@ void	control_log_line(struct bot *, const char *line, size_t len);
  */
 typedef void control_count_cb(const char *cmd, const char *result,
 	    uint64_t n, void *arg);
-void	control_counters(control_count_cb *, void *arg);
+void	control_counters(control_count_cb *cb, void *arg);
 
 /* ------------------------------------------------------------ main.c */
 
