@@ -16,6 +16,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec
 SYSCONFDIR ?= $(PREFIX)/etc
 DATADIR    ?= $(PREFIX)/share
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR    ?=
 
 CC        ?= cc
@@ -147,22 +150,52 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- install
+# packaging/ and etc/botd.ini are templates: @SBINDIR@ and the like become
+# the directories of this install.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/botfleet
-	$(foreach p,$(PROGRAMS),install -D -m 0755 $(p) \
+	$(foreach p,$(filter-out %/botd,$(PROGRAMS)),install -D -m 0755 $(p) \
 	    $(DESTDIR)$(BINDIR)/$(notdir $(p));)
+	$(foreach p,$(filter %/botd,$(PROGRAMS)),install -D -m 0755 $(p) \
+	    $(DESTDIR)$(SBINDIR)/$(notdir $(p));)
 	$(foreach p,$(BOTS),install -D -m 0755 $(p) \
 	    $(DESTDIR)$(LIBEXECDIR)/botfleet/$(notdir $(p));)
 	install -d $(DESTDIR)$(DATADIR)/botfleet/sql
 	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/botfleet/sql/
-	install -d $(DESTDIR)$(SYSCONFDIR)/botfleet
+	install -d $(DESTDIR)$(SYSCONFDIR)/botfleet/bots.d
 	for f in etc/*; do [ -f "$$f" ] || continue; \
 	    t=$(DESTDIR)$(SYSCONFDIR)/botfleet/$$(basename $$f); \
-	    [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; done
+	    [ -e "$$t" ] || { $(SUBST) "$$f" >"$$t" && chmod 0644 "$$t"; } \
+	    || exit 1; done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR)
+	$(SUBST) packaging/systemd/botd.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/botd.service
+	$(SUBST) packaging/sysusers.d/botfleet.conf \
+	    >$(DESTDIR)$(SYSUSERSDIR)/botfleet.conf
+	$(SUBST) packaging/tmpfiles.d/botfleet.conf \
+	    >$(DESTDIR)$(TMPFILESDIR)/botfleet.conf
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/botd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/botfleet.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/botfleet.conf
 
+# The configuration in SYSCONFDIR/botfleet stays: it is the admin's.
 uninstall:
-	$(foreach p,$(PROGRAMS),rm -f $(DESTDIR)$(BINDIR)/$(notdir $(p));)
+	$(foreach p,$(PROGRAMS),rm -f $(DESTDIR)$(BINDIR)/$(notdir $(p)) \
+	    $(DESTDIR)$(SBINDIR)/$(notdir $(p));)
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/botfleet $(DESTDIR)$(DATADIR)/botfleet
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/botd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/botfleet.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/botfleet.conf
+
+# ---------------------------------------------------------------- run
+# The whole system in the foreground: PostgreSQL, the fake Bot API for bots
+# without a token, botd with every bot (scripts/run). Ctrl-C stops it all.
+run: all $(B)/tests/fakes/tgfake $(B)/tests/example/echobot
+	$(Q)BOTFLEET_BUILD='$(B)' BOTFLEET_BOTS='$(BOTS)' scripts/run
 
 clean:
 	rm -rf $(B)
