@@ -998,6 +998,7 @@ int
 child_spawn(struct bot *b, char **cause)
 {
 	struct spawn sp;
+	sigset_t all, old;
 	int np[2] = { -1, -1 }, have_mem;
 	pid_t pid;
 
@@ -1011,12 +1012,22 @@ child_spawn(struct bot *b, char **cause)
 		xasprintf(cause, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	/*
+	 * Block every signal across fork: until the child has reset its
+	 * dispositions, a signal would run libevent's handler there and
+	 * write to the socketpair it shares with us, so a stop sent to a
+	 * just-forked bot would reach botd as its own SIGTERM.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		xasprintf(cause, "fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
 		spawn_exec(b, &sp, np[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(np[1]);
 	spawn_release(&sp);
 	if (spawn_parent(b, pid, np[0], cause) == -1) {
