@@ -33,6 +33,18 @@
 #define DB_BACKOFF_JITTER	0.2
 #define DB_MIGRATION_MAX	(16 * 1024 * 1024)	/* bytes per file */
 #define DB_REDACTED		"[redacted]"
+#define DB_STMT_CACHE_MAX	256	/* prepared statements per connection */
+#define DB_STMT_BUCKETS		128
+
+/* A statement prepared on the current connection, found by its SQL. */
+struct db_stmt {
+	struct db_stmt	*next;		/* hash chain */
+	char		*sql;
+	uint64_t	 hash;
+	int		 nparams;
+	int		 dead;		/* to unlink after this pipeline */
+	char		 name[24];	/* "bc_s1", "bc_s2"... */
+};
 
 struct bc_db {
 	PGconn			*conn;		/* NULL while disconnected */
@@ -44,10 +56,30 @@ struct bc_db {
 	struct bc_backoff	 backoff;
 	int64_t			 next_try_ms;	/* monotonic: next reconnect */
 	int			 in_tx;
+	int			 begin_pending;	/* BEGIN goes with the next */
+	int			 tx_failed;	/* in_tx, but BEGIN failed */
 	int			 tx_lost;	/* in_tx, but the link died */
 	int			 lost;		/* last call: connection lost */
+	int			 retryable;	/* last call: run tx again */
 	long			 errpos;	/* last error's position or 0 */
 	char			 sqlstate[6];
+	struct db_stmt		*stmts[DB_STMT_BUCKETS];
+	size_t			 nstmts;	/* prepared on the server */
+	size_t			 stmt_max;	/* 0: cache off */
+	uint64_t		 stmt_seq;
+};
+
+/* One statement of a pipeline, and what became of it. */
+struct db_q {
+	const char		*sql;
+	int			 nparams;
+	const char *const	*params;
+	struct db_stmt		*st;	/* run as this prepared statement */
+	int			 prep;	/* st's Parse is in this pipeline */
+	int			 cached;	/* st was prepared before */
+	int			 stale;	/* cached, but the server lost it */
+	PGresult		*pr;	/* the Parse's result */
+	PGresult		*r;	/* the statement's result */
 };
 
 struct bc_db_res {
@@ -62,8 +94,9 @@ struct db_mig {
 	char	 sum[BC_SHA256_HEXLEN];
 };
 
-static PGresult	*db_send(struct bc_db *, const char *, int,
-		    const char *const *, int, char **);
+static PGresult	*db_pipe_one(struct bc_db *, const char *, int,
+		    const char *const *, char **);
+static void	 db_stmt_clear(struct bc_db *);
 
 static void
 db_freezero(char *s)
@@ -72,6 +105,111 @@ db_freezero(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
+}
+
+/* ------------------------------------------------------------ statements */
+
+/* FNV-1a of the SQL text. */
+static uint64_t
+db_stmt_hash(const char *sql)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *sql != '\0'; sql++) {
+		h ^= (unsigned char)*sql;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Does sql start with word (case-insensitively, after blanks)? */
+static int
+db_starts_with(const char *sql, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (isspace((unsigned char)*sql))
+		sql++;
+	return strncasecmp(sql, word, n) == 0 &&
+	    !isalnum((unsigned char)sql[n]) && sql[n] != '_';
+}
+
+/* Statements that drop prepared statements: never cached themselves. */
+static int
+db_stmt_dealloc(const char *sql)
+{
+	return db_starts_with(sql, "DEALLOCATE") ||
+	    db_starts_with(sql, "DISCARD");
+}
+
+/* Forget every cached statement (the connection went, or the server
+ * dropped them). */
+static void
+db_stmt_clear(struct bc_db *db)
+{
+	struct db_stmt *st;
+	size_t i;
+
+	for (i = 0; i < DB_STMT_BUCKETS; i++)
+		while ((st = db->stmts[i]) != NULL) {
+			db->stmts[i] = st->next;
+			free(st->sql);
+			free(st);
+		}
+	db->nstmts = 0;
+}
+
+/* Unlink and free the statements marked dead. */
+static void
+db_stmt_sweep(struct bc_db *db)
+{
+	struct db_stmt **pp, *st;
+	size_t i;
+
+	for (i = 0; i < DB_STMT_BUCKETS; i++)
+		for (pp = &db->stmts[i]; (st = *pp) != NULL;) {
+			if (!st->dead) {
+				pp = &st->next;
+				continue;
+			}
+			*pp = st->next;
+			free(st->sql);
+			free(st);
+		}
+}
+
+/*
+ * The prepared statement to run q as, adding one (q->prep = 1: prepare
+ * it in this pipeline) on a miss while the cache has room; NULL: run it
+ * unnamed (cache off or full, or the text was prepared with another
+ * number of parameters).
+ */
+static struct db_stmt *
+db_stmt_get(struct bc_db *db, struct db_q *q)
+{
+	struct db_stmt *st;
+	uint64_t h;
+
+	if (db->stmt_max == 0)
+		return NULL;
+	h = db_stmt_hash(q->sql);
+	for (st = db->stmts[h % DB_STMT_BUCKETS]; st != NULL; st = st->next)
+		if (st->hash == h && strcmp(st->sql, q->sql) == 0) {
+			q->cached = st->nparams == q->nparams;
+			return q->cached ? st : NULL;
+		}
+	if (db->nstmts >= db->stmt_max || db_stmt_dealloc(q->sql))
+		return NULL;
+	st = xcalloc(1, sizeof *st);
+	st->sql = xstrdup(q->sql);
+	st->hash = h;
+	st->nparams = q->nparams;
+	snprintf(st->name, sizeof st->name, "bc_s%" PRIu64, ++db->stmt_seq);
+	st->next = db->stmts[h % DB_STMT_BUCKETS];
+	db->stmts[h % DB_STMT_BUCKETS] = st;
+	db->nstmts++;
+	q->prep = 1;
+	return st;
 }
 
 /* Copy msg on one line, trimmed, with the password replaced. */
@@ -245,8 +383,8 @@ db_set_timeout(struct bc_db *db, int64_t ms, char **cause)
 
 	p[0] = bc_db_int64(buf, ms);
 	db->timeout_ms = ms;
-	r = db_send(db, "SELECT set_config('statement_timeout', $1, false)",
-	    1, p, 0, cause);
+	r = db_pipe_one(db, "SELECT set_config('statement_timeout', $1, "
+	    "false)", 1, p, cause);
 	if (r == NULL)
 		return -1;
 	PQclear(r);
@@ -303,6 +441,7 @@ fail:
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db_stmt_clear(db);
 	return -1;
 }
 
@@ -333,6 +472,8 @@ bc_db_open(const char *conninfo, const struct bc_db_opts *opts, char **cause)
 		o->backoff_max_ms = DB_BACKOFF_MAX_MS;
 	if (o->migrate_timeout_ms <= 0)
 		o->migrate_timeout_ms = DB_MIGRATE_TIMEOUT_MS;
+	db->stmt_max = o->stmt_cache_max < 0 ? 0 : o->stmt_cache_max > 0 ?
+	    (size_t)o->stmt_cache_max : DB_STMT_CACHE_MAX;
 	db->appname = xstrdup(o->application_name != NULL ?
 	    o->application_name : log_prog());
 	o->application_name = NULL;
@@ -356,6 +497,7 @@ bc_db_close(struct bc_db *db)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	db_stmt_clear(db);
 	db_freezero(db->conninfo);
 	db_freezero(db->password);
 	free(db->appname);
@@ -370,6 +512,7 @@ db_drop(struct bc_db *db, const char *why)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db_stmt_clear(db);
 	db->lost = 1;
 	if (db->in_tx)
 		db->tx_lost = 1;
@@ -422,6 +565,8 @@ db_wait(PGconn *conn, int64_t deadline)
 	struct pollfd pfd;
 	int64_t left;
 
+	if (!PQisBusy(conn))
+		return 0;
 	for (;;) {
 		if (PQconsumeInput(conn) == 0)
 			return -1;
@@ -585,14 +730,12 @@ db_link_failed(struct bc_db *db, enum db_why why, int64_t wait,
 }
 
 /*
- * Send one statement on the current connection and wait (bounded) for its
- * results. simple: the simple query protocol (several statements, no
- * parameters; migration files only). Returns the result, or NULL with the
- * error recorded.
+ * Run one statement with the simple query protocol (several statements,
+ * no parameters: migration files only) and wait (bounded) for its
+ * results. Returns the last result, or NULL with the error recorded.
  */
 static PGresult *
-db_send(struct bc_db *db, const char *sql, int nparams,
-    const char *const *params, int simple, char **cause)
+db_send_simple(struct bc_db *db, const char *sql, char **cause)
 {
 	PGresult *r;
 	int64_t deadline, wait;
@@ -602,12 +745,7 @@ db_send(struct bc_db *db, const char *sql, int nparams,
 
 	wait = db->timeout_ms + db->opts.connect_timeout_ms;
 	deadline = bc_now_ms() + wait;
-	if (simple)
-		ok = PQsendQuery(db->conn, sql);
-	else
-		ok = PQsendQueryParams(db->conn, sql, nparams, NULL, params,
-		    NULL, NULL, 0);
-	if (!ok) {
+	if (!PQsendQuery(db->conn, sql)) {
 		db_fail(db, NULL, cause);
 		return NULL;
 	}
@@ -630,21 +768,344 @@ db_send(struct bc_db *db, const char *sql, int nparams,
 	return r;
 }
 
-/* Check, connect if needed, then run one statement. */
-static PGresult *
-db_run(struct bc_db *db, const char *sql, int nparams,
-    const char *const *params, int simple, char **cause)
+/* ------------------------------------------------------------ pipelines */
+
+/* Send q[0..n-1] and a sync as one pipeline. 0, or -1 (link failed). */
+static int
+db_pipe_send(struct bc_db *db, struct db_q *q, size_t n)
 {
-	db->sqlstate[0] = '\0';
-	db->lost = 0;
-	db->errpos = 0;
-	if (sql == NULL || nparams < 0 || (nparams > 0 && params == NULL)) {
-		db_set_cause(cause, "bad query arguments");
+	PGconn *c = db->conn;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		q[i].st = db_stmt_get(db, &q[i]);
+		if (q[i].prep && !PQsendPrepare(c, q[i].st->name, q[i].sql,
+		    q[i].nparams, NULL))
+			return -1;
+		if (q[i].st != NULL)
+			ok = PQsendQueryPrepared(c, q[i].st->name, q[i].nparams,
+			    q[i].params, NULL, NULL, 0);
+		else
+			ok = PQsendQueryParams(c, q[i].sql, q[i].nparams, NULL,
+			    q[i].params, NULL, NULL, 0);
+		if (!ok)
+			return -1;
+	}
+	return PQpipelineSync(c) == 1 ? 0 : -1;
+}
+
+/* Is r a failure (neither a success nor skipped after an earlier one)? */
+static int
+db_res_failed(const PGresult *r)
+{
+	ExecStatusType st;
+
+	if (r == NULL)
+		return 0;
+	st = PQresultStatus(r);
+	return st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    st != PGRES_EMPTY_QUERY && st != PGRES_PIPELINE_ABORTED;
+}
+
+/* The error of q, its Parse's or its own; NULL if none. */
+static PGresult *
+db_q_error(const struct db_q *q)
+{
+	if (db_res_failed(q->pr))
+		return q->pr;
+	if (db_res_failed(q->r))
+		return q->r;
+	return NULL;
+}
+
+static void
+db_q_clear(struct db_q *q, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		PQclear(q[i].pr);
+		PQclear(q[i].r);
+		q[i].pr = q[i].r = NULL;
+	}
+}
+
+/*
+ * Read the results of the pipeline sent: one per Parse and per statement,
+ * then the sync's. Each may take wait ms. 0 when all are in (errors
+ * included), -1 with *why when the link failed, the deadline passed or
+ * the server started a COPY: the connection is then unusable.
+ */
+static int
+db_pipe_read(struct bc_db *db, struct db_q *q, size_t n, int64_t wait,
+    enum db_why *why)
+{
+	PGresult *r;
+	ExecStatusType st;
+	size_t i = 0;
+	int w, nulls = 0;
+
+	for (;;) {
+		w = db_wait(db->conn, bc_now_ms() + wait);
+		/* A dead link may still hold the server's last words (a
+		 * FATAL error); PQgetResult() no longer waits on it. */
+		if (w != 0 &&
+		    (w == 1 || PQstatus(db->conn) != CONNECTION_BAD)) {
+			*why = w == 1 ? DB_TIMEOUT : DB_LINK;
+			return -1;
+		}
+		if ((r = PQgetResult(db->conn)) == NULL) {
+			/* One NULL ends each statement's results. */
+			if (++nulls > 1 || PQstatus(db->conn) == CONNECTION_BAD)
+				return -1;
+			continue;
+		}
+		nulls = 0;
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return i == n ? 0 : -1;
+		}
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
+		    st == PGRES_COPY_BOTH) {
+			PQclear(r);
+			*why = DB_COPY;
+			return -1;
+		}
+		if (i == n)
+			PQclear(r);	/* the link's own error, at the end */
+		else if (q[i].prep && q[i].pr == NULL)
+			q[i].pr = r;
+		else
+			q[i++].r = r;
+	}
+}
+
+/* Note what a failed statement says about its cached statement. */
+static void
+db_q_check_cached(struct db_q *q, const char *state, int *clear,
+    int *sweep)
+{
+	const char *fn;
+
+	if (strcmp(state, "26000") == 0) {
+		/* DEALLOCATE ALL or DISCARD ALL, hidden in a function. */
+		q->stale = 1;
+		*clear = 1;
+	} else if (strcmp(state, "0A000") == 0) {
+		/* "cached plan must not change result type": the tables
+		 * changed. The server keeps it, so it still counts. */
+		fn = PQresultErrorField(db_q_error(q), PG_DIAG_SOURCE_FUNCTION);
+		q->stale = fn != NULL &&
+		    strcmp(fn, "RevalidateCachedQuery") == 0;
+		q->st->dead = 1;
+		*sweep = 1;
+	}
+}
+
+/* Keep the cache true to the server after a pipeline. */
+static void
+db_pipe_fixup(struct bc_db *db, struct db_q *q, size_t n)
+{
+	PGresult *e;
+	const char *state;
+	size_t i;
+	int clear = 0, sweep = 0;
+
+	for (i = 0; i < n; i++) {
+		e = db_q_error(&q[i]);
+		state = e != NULL ? PQresultErrorField(e, PG_DIAG_SQLSTATE) :
+		    NULL;
+		if (q[i].prep && PQresultStatus(q[i].pr) != PGRES_COMMAND_OK) {
+			if (!q[i].st->dead)
+				db->nstmts--;
+			q[i].st->dead = 1;
+			sweep = 1;
+		} else if (q[i].cached && state != NULL)
+			db_q_check_cached(&q[i], state, &clear, &sweep);
+		else if (e == NULL && q[i].r != NULL &&
+		    db_stmt_dealloc(q[i].sql))
+			clear = 1;
+		q[i].st = NULL;
+	}
+	if (clear)
+		db_stmt_clear(db);
+	else if (sweep)
+		db_stmt_sweep(db);
+}
+
+/*
+ * Run q[0..n-1] as one pipeline (one sync) on the current connection,
+ * each result bounded by statement_timeout + connect_timeout. 0 when
+ * every statement succeeded (results in q[i].r; the caller clears them),
+ * else -1 with the first error recorded and *failed its index (n when
+ * the link failed without one).
+ */
+static int
+db_pipe(struct bc_db *db, struct db_q *q, size_t n, size_t *failed,
+    char **cause)
+{
+	int64_t wait = db->timeout_ms + db->opts.connect_timeout_ms;
+	enum db_why why = DB_LINK;
+	PGresult *e = NULL;
+	size_t i;
+	int rc = -1;
+
+	*failed = n;
+	if (PQenterPipelineMode(db->conn) && db_pipe_send(db, q, n) == 0) {
+		if ((rc = db_flush(db->conn, bc_now_ms() + wait)) == 0)
+			rc = db_pipe_read(db, q, n, wait, &why);
+		else if (rc == 1) {
+			why = DB_TIMEOUT;
+			rc = -1;
+		}
+	}
+	db_pipe_fixup(db, q, n);
+	for (i = 0; i < n && (e = db_q_error(&q[i])) == NULL; i++)
+		;
+	if (rc == 0 && !PQexitPipelineMode(db->conn))
+		rc = -1;
+	if (rc == -1 && (e == NULL || PQstatus(db->conn) != CONNECTION_BAD)) {
+		db_link_failed(db, why, wait, cause);
+		return -1;
+	}
+	if (e != NULL) {
+		*failed = i;
+		db_fail(db, e, cause);
+	}
+	db_sync_tx(db);
+	return e != NULL ? -1 : 0;
+}
+
+/* One statement in a pipeline of its own, keeping the call's state. */
+static PGresult *
+db_pipe_one(struct bc_db *db, const char *sql, int nparams,
+    const char *const *params, char **cause)
+{
+	struct db_q q;
+	PGresult *r;
+	size_t failed;
+
+	memset(&q, 0, sizeof q);
+	q.sql = sql;
+	q.nparams = nparams;
+	q.params = params;
+	if (db_pipe(db, &q, 1, &failed, cause) == -1) {
+		db_q_clear(&q, 1);
 		return NULL;
 	}
+	r = q.r;
+	q.r = NULL;
+	db_q_clear(&q, 1);
+	return r;
+}
+
+/* Check the arguments of q[0..n-1]. */
+static int
+db_q_check(const struct db_q *q, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (q[i].sql == NULL || q[i].nparams < 0 ||
+		    q[i].nparams > 65535 ||
+		    (q[i].nparams > 0 && q[i].params == NULL))
+			return -1;
+	return 0;
+}
+
+/* The transaction failed: SQLSTATE 25P02 with msg. Returns -1. */
+static int
+db_tx_failed(struct bc_db *db, const char *msg, char **cause)
+{
+	bc_strlcpy(db->sqlstate, "25P02", sizeof db->sqlstate);
+	db_set_cause(cause, "%s", msg);
+	return -1;
+}
+
+/* Reset the state of the last call. */
+static void
+db_reset(struct bc_db *db)
+{
+	db->sqlstate[0] = '\0';
+	db->lost = db->retryable = 0;
+	db->errpos = 0;
+}
+
+/*
+ * Run q[1..n] in one pipeline after the pending BEGIN, which goes as
+ * q[0]. 0, or -1 with the error of the first statement that failed
+ * (BEGIN's counts as q[1]'s: it fails the call that sent it).
+ */
+static int
+db_run_list(struct bc_db *db, struct db_q *q, size_t n, char **cause)
+{
+	size_t failed, i;
+	int begin, rc, tx;
+
 	if (db_ready(db, cause) == -1)
-		return NULL;
-	return db_send(db, sql, nparams, params, simple, cause);
+		return -1;
+	tx = db->in_tx;
+	if ((begin = db->begin_pending)) {
+		memset(&q[0], 0, sizeof q[0]);
+		q[0].sql = "BEGIN";
+	}
+	db->begin_pending = 0;
+	rc = db_pipe(db, q + !begin, n + begin, &failed, cause);
+	if (rc == -1 && begin && failed == 0 && !db->lost) {
+		/* No transaction: fail what follows until the rollback. */
+		db->in_tx = db->tx_failed = 1;
+	}
+	if (rc == -1) {
+		for (i = 0; i <= n; i++)
+			db->retryable |= q[i].stale;
+		db->retryable |= strcmp(db->sqlstate, "40001") == 0 ||
+		    strcmp(db->sqlstate, "40P01") == 0;
+	}
+	/* Outside a transaction, a statement the server had forgotten did
+	 * not run: prepare it again, once. */
+	if (rc == -1 && !tx && !begin && n == 1 && q[1].stale &&
+	    !db->lost) {
+		db_q_clear(q, n + 1);
+		q[1].stale = q[1].prep = q[1].cached = 0;
+		if (cause != NULL) {
+			free(*cause);
+			*cause = NULL;
+		}
+		db_reset(db);
+		return db_run_list(db, q, n, cause);
+	}
+	return rc;
+}
+
+/*
+ * Check, connect if needed, then run one statement (after the pending
+ * BEGIN). Its result, or NULL with the error recorded.
+ */
+static PGresult *
+db_run(struct bc_db *db, const char *sql, int nparams,
+    const char *const *params, char **cause)
+{
+	struct db_q q[2];
+	PGresult *r = NULL;
+
+	db_reset(db);
+	memset(q, 0, sizeof q);
+	q[1].sql = sql;
+	q[1].nparams = nparams;
+	q[1].params = params;
+	if (db_q_check(&q[1], 1) == -1)
+		db_set_cause(cause, "bad query arguments");
+	else if (db->tx_failed)
+		db_tx_failed(db, "current transaction is aborted, commands "
+		    "ignored until end of transaction block", cause);
+	else if (db_run_list(db, q, 1, cause) == 0) {
+		r = q[1].r;
+		q[1].r = NULL;
+	}
+	db_q_clear(q, 2);
+	return r;
 }
 
 struct bc_db_res *
@@ -654,7 +1115,7 @@ bc_db_query(struct bc_db *db, const char *sql, int nparams,
 	struct bc_db_res *res;
 	PGresult *r;
 
-	if ((r = db_run(db, sql, nparams, params, 0, cause)) == NULL)
+	if ((r = db_run(db, sql, nparams, params, cause)) == NULL)
 		return NULL;
 	res = xmalloc(sizeof *res);
 	res->r = r;
@@ -668,7 +1129,7 @@ bc_db_exec(struct bc_db *db, const char *sql, int nparams,
 	PGresult *r;
 	const char *n;
 
-	if ((r = db_run(db, sql, nparams, params, 0, cause)) == NULL)
+	if ((r = db_run(db, sql, nparams, params, cause)) == NULL)
 		return -1;
 	if (affected != NULL) {
 		n = PQcmdTuples(r);
@@ -681,44 +1142,144 @@ bc_db_exec(struct bc_db *db, const char *sql, int nparams,
 int
 bc_db_begin(struct bc_db *db, char **cause)
 {
+	db_reset(db);
 	if (db->in_tx) {
-		db->sqlstate[0] = '\0';
 		db->lost = db->tx_lost;
 		db_set_cause(cause, "a transaction is already open");
 		return -1;
 	}
-	if (bc_db_exec(db, "BEGIN", 0, NULL, NULL, cause) == -1)
+	if (db_ready(db, cause) == -1)
 		return -1;
+	/* Sent with the next statement, in the same round trip. */
 	db->in_tx = 1;
+	db->begin_pending = 1;
 	return 0;
+}
+
+/* Send the pending BEGIN now (before a simple-protocol statement). */
+static int
+db_begin_now(struct bc_db *db, char **cause)
+{
+	struct db_q q;
+	int rc;
+
+	if (!db->begin_pending)
+		return 0;
+	memset(&q, 0, sizeof q);
+	rc = db_run_list(db, &q, 0, cause);
+	db_q_clear(&q, 1);
+	return rc;
+}
+
+/* Roll back after a failed commit, keeping the first error's state. */
+static void
+db_commit_abort(struct bc_db *db)
+{
+	char state[sizeof db->sqlstate];
+	PGresult *r;
+	int retryable = db->retryable;
+
+	if (db->lost || db->conn == NULL ||
+	    PQstatus(db->conn) != CONNECTION_OK ||
+	    PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		return;
+	memcpy(state, db->sqlstate, sizeof state);
+	r = db_pipe_one(db, "ROLLBACK", 0, NULL, NULL);
+	PQclear(r);
+	memcpy(db->sqlstate, state, sizeof state);
+	db->lost = 0;
+	db->retryable = retryable;
+}
+
+/* Hand the results of q[1..n] to res[0..n-1], if wanted. */
+static void
+db_commit_results(struct db_q *q, size_t n, struct bc_db_res **res)
+{
+	size_t i;
+
+	for (i = 0; res != NULL && i < n; i++) {
+		res[i] = xmalloc(sizeof *res[i]);
+		res[i]->r = q[i + 1].r;
+		q[i + 1].r = NULL;
+	}
+}
+
+/* Run stmts (k of them: none after an error) and COMMIT in one pipeline. */
+static int
+db_commit_run(struct bc_db *db, const struct bc_db_stmt *stmts, size_t n,
+    size_t k, struct bc_db_res **res, char **cause)
+{
+	struct db_q *q;
+	size_t i;
+	int rc, rolledback;
+
+	q = xcalloc(k + 2, sizeof *q);
+	for (i = 0; i < k; i++) {
+		q[i + 1].sql = stmts[i].sql;
+		q[i + 1].nparams = stmts[i].nparams;
+		q[i + 1].params = stmts[i].params;
+	}
+	q[k + 1].sql = "COMMIT";
+	rc = db_run_list(db, q, k + 1, cause);
+	if (rc == 0) {
+		/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
+		rolledback = strcmp(PQcmdStatus(q[k + 1].r), "ROLLBACK") == 0;
+		if (rolledback || k < n)
+			rc = db_tx_failed(db, "transaction failed and was "
+			    "rolled back", cause);
+		else
+			db_commit_results(q, n, res);
+	} else
+		db_commit_abort(db);
+	db_q_clear(q, k + 2);
+	free(q);
+	return rc;
+}
+
+int
+bc_db_commit_with(struct bc_db *db, const struct bc_db_stmt *stmts,
+    size_t n, struct bc_db_res **res, char **cause)
+{
+	size_t i, k = n;
+	int rc = 0;
+
+	db_reset(db);
+	for (i = 0; res != NULL && i < n; i++)
+		res[i] = NULL;
+	if (!db->in_tx) {
+		db_set_cause(cause, "no transaction is open");
+		return -1;
+	}
+	for (i = 0; i < n && stmts != NULL; i++)
+		if (db_q_check(&(struct db_q){ .sql = stmts[i].sql,
+		    .nparams = stmts[i].nparams, .params = stmts[i].params },
+		    1) == -1)
+			break;
+	if (i < n) {
+		db_set_cause(cause, "bad query arguments");
+		bc_db_rollback(db);
+		return -1;
+	}
+	if (db->tx_failed)
+		rc = db_tx_failed(db, "transaction failed and was rolled back",
+		    cause);
+	else if (db->begin_pending && n == 0)
+		db->begin_pending = 0;	/* nothing was sent: nothing to do */
+	else {
+		/* A failed transaction: COMMIT alone, which rolls it back. */
+		if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(db->conn) == PQTRANS_INERROR)
+			k = 0;
+		rc = db_commit_run(db, stmts, n, k, res, cause);
+	}
+	db->in_tx = db->tx_lost = db->tx_failed = db->begin_pending = 0;
+	return rc;
 }
 
 int
 bc_db_commit(struct bc_db *db, char **cause)
 {
-	PGresult *r;
-	int rolledback;
-
-	if (!db->in_tx) {
-		db->sqlstate[0] = '\0';
-		db->lost = 0;
-		db_set_cause(cause, "no transaction is open");
-		return -1;
-	}
-	r = db_run(db, "COMMIT", 0, NULL, 0, cause);
-	db->in_tx = 0;
-	db->tx_lost = 0;
-	if (r == NULL)
-		return -1;
-	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
-	rolledback = strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
-	PQclear(r);
-	if (rolledback) {
-		bc_strlcpy(db->sqlstate, "25P02", sizeof db->sqlstate);
-		db_set_cause(cause, "transaction failed and was rolled back");
-		return -1;
-	}
-	return 0;
+	return bc_db_commit_with(db, NULL, 0, NULL, cause);
 }
 
 int
@@ -729,6 +1290,7 @@ bc_db_rollback(struct bc_db *db)
 
 	if (db == NULL)
 		return 0;
+	db->begin_pending = db->tx_failed = 0;
 	if (db->tx_lost || db->conn == NULL ||
 	    PQstatus(db->conn) != CONNECTION_OK) {
 		/* The server ended the transaction with the session. */
@@ -736,7 +1298,7 @@ bc_db_rollback(struct bc_db *db)
 		return db->conn == NULL ? 0 : -1;
 	}
 	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-		if ((r = db_send(db, "ROLLBACK", 0, NULL, 0, NULL)) == NULL)
+		if ((r = db_pipe_one(db, "ROLLBACK", 0, NULL, NULL)) == NULL)
 			rc = -1;
 		PQclear(r);
 	}
@@ -871,6 +1433,12 @@ int
 bc_db_lost(const struct bc_db *db)
 {
 	return db->lost;
+}
+
+int
+bc_db_retryable(const struct bc_db *db)
+{
+	return db->retryable;
 }
 
 int
@@ -1122,7 +1690,8 @@ mig_run_file(struct bc_db *db, const struct db_mig *m, char **cause)
 	int line = 0;
 
 	db->errpos = 0;
-	if ((r = db_send(db, m->sql, 0, NULL, 1, &err)) != NULL) {
+	if (db_begin_now(db, &err) == 0 &&
+	    (r = db_send_simple(db, m->sql, &err)) != NULL) {
 		PQclear(r);
 		return 0;
 	}

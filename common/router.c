@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include <botcommon/db.h>
+#include <botcommon/ev.h>
 #include <botcommon/log.h>
 #include <botcommon/metrics.h>
 #include <botcommon/router.h>
@@ -27,6 +28,8 @@
 #define ROUTER_RESUME_BATCH	500
 #define ROUTER_METHOD_MAX	64
 #define ROUTER_CONFLICT_TRIES	3
+#define ROUTER_FLUSH_BATCH	64	/* accepted rows deleted at once */
+#define ROUTER_FLUSH_RETRY_MS	1000	/* after a failed flush */
 #define RATE_RUN		60000	/* credit one run costs */
 
 /* One outbox row: written in the open transaction, then in flight. */
@@ -39,6 +42,13 @@ struct outbox_item {
 	int			 flags;
 };
 TAILQ_HEAD(outbox_list, outbox_item);
+
+/* The parameters of one outbox row's INSERT. */
+struct outbox_ins {
+	const char	*p[4];
+	char		*text;
+	char		 fl[BC_DB_INT64_BUFSZ];
+};
 
 /* A completed row waiting to be deleted, or marked failed (error set). */
 struct outbox_done {
@@ -129,6 +139,8 @@ struct bc_router {
 	struct outbox_done	*done;
 	size_t			 ndone;
 	size_t			 done_cap;
+	int64_t			 flush_ms;	/* opts.outbox_flush_ms */
+	struct bc_timer		*flush_timer;
 
 	struct rate_entry	**rate_tab;
 	size_t			 rate_mask;
@@ -140,6 +152,8 @@ struct bc_router {
 static int	outbox_add(struct bc_router_ctx *, const char *, json_t *,
 		    int);
 static void	outbox_flush(struct bc_router *);
+static void	outbox_flush_soon(struct bc_router *);
+static void	outbox_flush_timer(void *);
 static int	router_attempts(struct bc_router *, const struct bc_tg_update *,
 		    bc_cmd_fn *, void *, const struct bc_cmd_entry **, int *,
 		    char **);
@@ -458,6 +472,9 @@ bc_router_new(const struct bc_router_opts *o, char **cause)
 	r->clock_ms = o->clock_ms != NULL ? o->clock_ms : bc_now_ms;
 	r->arg = o->arg;
 	TAILQ_INIT(&r->inflight);
+	r->flush_ms = o->outbox_flush_ms;
+	if (r->flush_ms >= 0)
+		r->flush_timer = bc_timer_new(outbox_flush_timer, r);
 	router_rate_init(r, o->rate_max_users);
 	return r;
 }
@@ -491,6 +508,7 @@ bc_router_free(struct bc_router *r)
 
 	if (r == NULL)
 		return;
+	bc_timer_free(r->flush_timer);
 	if (r->ndone > 0 && !r->in_tx)
 		outbox_flush(r);
 	outbox_list_free(&r->inflight);
@@ -764,6 +782,38 @@ outbox_flush(struct bc_router *r)
 	r->ndone = 0;
 }
 
+/*
+ * Delete the accepted rows soon: at once with flush_ms < 0 or when a
+ * batch is full, else when the timer fires: at the loop's next turn, or
+ * flush_ms later (ROUTER_FLUSH_RETRY_MS after a failure).
+ */
+static void
+outbox_flush_soon(struct bc_router *r)
+{
+	if (r->ndone == 0)
+		return;
+	if (r->flush_ms < 0 ||
+	    (r->ndone >= ROUTER_FLUSH_BATCH && !r->flush_failing))
+		outbox_flush(r);
+	if (r->ndone > 0 && r->flush_timer != NULL &&
+	    !bc_timer_pending(r->flush_timer))
+		bc_timer_start(r->flush_timer, r->flush_failing ?
+		    ROUTER_FLUSH_RETRY_MS : r->flush_ms);
+}
+
+static void
+outbox_flush_timer(void *arg)
+{
+	struct bc_router *r = arg;
+
+	outbox_flush(r);
+	/* Not done (a transaction open, the database away): later. */
+	if (r->ndone > 0)
+		bc_timer_start(r->flush_timer, r->flush_ms >
+		    ROUTER_FLUSH_RETRY_MS ? r->flush_ms :
+		    ROUTER_FLUSH_RETRY_MS);
+}
+
 /* Is a final failure permanent (the request itself is refused)? */
 static int
 outbox_permanent(const struct bc_tg_result *res)
@@ -799,7 +849,7 @@ outbox_sent(const struct bc_tg_result *res, void *arg)
 		    NULL);
 	outbox_item_free(it);
 	metric_outbox(r);
-	outbox_flush(r);
+	outbox_flush_soon(r);
 }
 
 /*
@@ -814,6 +864,13 @@ outbox_dispatch(struct bc_router *r, struct outbox_item *it)
 	const char *text;
 	int rc;
 
+	if (it->id <= 0) {
+		/* Cannot happen: RETURNING id gave no id. */
+		log_kv(LOG_LEVEL_WARN, "outbox row without an id; sent at the "
+		    "next start", "bot", r->bot, "method", it->method, NULL);
+		outbox_item_free(it);
+		return;
+	}
 	it->r = r;
 	it->params = NULL;
 	TAILQ_INSERT_TAIL(&r->inflight, it, entry);
@@ -852,54 +909,36 @@ outbox_send_list(struct bc_router *r, struct outbox_list *l)
 	}
 	r->dispatching = 0;
 	metric_outbox(r);
-	outbox_flush(r);
+	outbox_flush_soon(r);
 }
 
-/* Write one row in the context's transaction and keep it for later. */
+/* Keep one row for the context's transaction; written by its commit. */
 static int
 outbox_add(struct bc_router_ctx *ctx, const char *method, json_t *params,
     int flags)
 {
 	struct bc_router *r = ctx->router;
 	struct outbox_item *it;
-	struct bc_db_res *res = NULL;
-	char *text = NULL, *cause = NULL, fl[BC_DB_INT64_BUFSZ];
-	int64_t id;
 
 	if (params == NULL || !json_is_object(params)) {
 		log_kv(LOG_LEVEL_WARN, "outbox: params must be an object",
 		    "bot", r->bot, "method", method, NULL);
-		goto fail;
+		json_decref(params);
+		return -1;
 	}
 	if (ctx->txn == NULL || !r->in_tx) {
 		log_kv(LOG_LEVEL_WARN, "outbox: not inside a handler", "bot",
 		    r->bot, "method", method, NULL);
-		goto fail;
-	}
-	text = json_dumps(params, JSON_COMPACT);
-	res = bc_db_query(ctx->db, "INSERT INTO tg_outbox (bot, method, "
-	    "params, flags) VALUES ($1, $2, $3::jsonb, $4) RETURNING id",
-	    BC_DB_P(r->bot, method, text, bc_db_int64(fl, flags)), &cause);
-	if (res == NULL || bc_db_get_int64(res, 0, 0, &id) == -1) {
-		router_lost(ctx);
-		router_dberr(r, "cannot write outbox row", cause);
-		goto fail;
+		json_decref(params);
+		return -1;
 	}
 	it = xcalloc(1, sizeof *it);
 	it->r = r;
-	it->id = id;
 	it->method = xstrdup(method);
 	it->params = params;
 	it->flags = flags;
 	TAILQ_INSERT_TAIL(&ctx->txn->pending, it, entry);
-	bc_db_res_free(res);
-	free(text);
 	return 0;
-fail:
-	bc_db_res_free(res);
-	free(text);
-	json_decref(params);
-	return -1;
 }
 
 /* Is id in the sorted array skip? */
@@ -1654,18 +1693,17 @@ enum { TX_DONE = 0, TX_DUP, TX_FAILED, TX_LOST, TX_CONFLICT };
 
 /*
  * Roll back the open transaction: TX_LOST when the connection died,
- * TX_CONFLICT after a serialization failure or a deadlock (worth running
- * again at once), else TX_FAILED.
+ * TX_CONFLICT after a serialization failure, a deadlock or a stale
+ * prepared statement (worth running again at once), else TX_FAILED.
  */
 static int
 tx_abort(struct bc_router_ctx *ctx)
 {
-	const char *st = bc_db_sqlstate(ctx->db);
 	int rc = TX_FAILED;
 
 	if (ctx->txn->lost || bc_db_lost(ctx->db))
 		rc = TX_LOST;
-	else if (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0)
+	else if (bc_db_retryable(ctx->db))
 		rc = TX_CONFLICT;
 	bc_db_rollback(ctx->db);
 	ctx->router->in_tx = 0;
@@ -1697,13 +1735,60 @@ tx_begin(struct bc_router_ctx *ctx, char **cause)
 	return TX_DONE;
 }
 
+/*
+ * Commit, with the INSERTs of the transaction's outbox rows in the same
+ * round trip; each item gets its row's id.
+ */
+static int
+tx_commit_rows(struct bc_router_ctx *ctx, char **cause)
+{
+	struct bc_router *r = ctx->router;
+	struct outbox_item *it;
+	struct outbox_ins *ins;
+	struct bc_db_stmt *st;
+	struct bc_db_res **res;
+	size_t n = 0, i = 0;
+	int rc;
+
+	TAILQ_FOREACH(it, &ctx->txn->pending, entry)
+		n++;
+	ins = xcalloc(n + 1, sizeof *ins);
+	st = xcalloc(n + 1, sizeof *st);
+	res = xcalloc(n + 1, sizeof *res);
+	TAILQ_FOREACH(it, &ctx->txn->pending, entry) {
+		ins[i].text = json_dumps(it->params, JSON_COMPACT);
+		ins[i].p[0] = r->bot;
+		ins[i].p[1] = it->method;
+		ins[i].p[2] = ins[i].text;
+		ins[i].p[3] = bc_db_int64(ins[i].fl, it->flags);
+		st[i].sql = "INSERT INTO tg_outbox (bot, method, params, flags)"
+		    " VALUES ($1, $2, $3::jsonb, $4) RETURNING id";
+		st[i].nparams = 4;
+		st[i].params = ins[i].p;
+		i++;
+	}
+	rc = bc_db_commit_with(r->db, st, n, res, cause);
+	i = 0;
+	TAILQ_FOREACH(it, &ctx->txn->pending, entry) {
+		if (rc == 0 && bc_db_get_int64(res[i], 0, 0, &it->id) == -1)
+			it->id = 0;
+		bc_db_res_free(res[i]);
+		free(ins[i].text);
+		i++;
+	}
+	free(res);
+	free(st);
+	free(ins);
+	return rc;
+}
+
 /* Commit and send the outbox rows of the transaction. */
 static int
 tx_commit(struct bc_router_ctx *ctx, char **cause)
 {
 	struct bc_router *r = ctx->router;
 
-	if (bc_db_commit(ctx->db, cause) == -1) {
+	if (tx_commit_rows(ctx, cause) == -1) {
 		r->in_tx = 0;
 		if (bc_db_lost(ctx->db)) {
 			/* The commit may have happened: look again later. */
@@ -1863,7 +1948,7 @@ bc_router_handle(struct bc_router *r, const struct bc_tg_update *u)
 		ret = router_poison(r, u);
 	} else
 		free(cause);
-	outbox_flush(r);
+	outbox_flush_soon(r);
 	metric_update(r, bc_tg_update_type_name(u->type),
 	    cmd != NULL ? cmd->name : NULL, router_outcome(rc),
 	    r->clock_ms() - t0);
@@ -1895,7 +1980,7 @@ bc_router_run(struct bc_router *r, bc_cmd_fn *fn, void *arg, char **cause)
 		return -1;
 	}
 	rc = router_attempts(r, NULL, fn, arg, &cmd, &counted, cause);
-	outbox_flush(r);
+	outbox_flush_soon(r);
 	if (rc == TX_DONE) {
 		free(*cause);
 		*cause = NULL;

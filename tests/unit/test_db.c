@@ -2,7 +2,10 @@
  * db: connecting (bad conninfo, timeouts, no password in errors), queries
  * with parameters, int64, transactions, statement_timeout, SQLSTATEs,
  * reconnect after a terminated backend, a dropped database and a server
- * restart, the client-side deadline on a frozen backend.
+ * restart, the client-side deadline on a frozen backend; the prepared
+ * statement cache (hits, misses, cap, reconnect, statements the server
+ * lost or that went stale) and pipelines (the deferred BEGIN, the commit
+ * batch, their errors, timeouts and lost sessions).
  *
  * Each test works in its own database on the cluster of BOTFLEET_TEST_PG.
  */
@@ -624,6 +627,447 @@ test_frozen_backend(void **state)
 	testdb_drop(&t);
 }
 
+/* ------------------------------------------------------------ pipelines */
+
+/* Executions of the prepared statement whose text is sql, or -1 when it
+ * is not prepared on db's session. */
+static int64_t
+prepared_runs(struct bc_db *db, const char *sql)
+{
+	return testdb_intp(db, "SELECT coalesce(max(generic_plans + "
+	    "custom_plans), -1) FROM pg_prepared_statements"
+	    " WHERE statement = $1", BC_DB_P(sql));
+}
+
+/* The statements prepared on db's session. */
+static int64_t
+prepared_count(struct bc_db *db)
+{
+	return testdb_int(db, "SELECT count(*) FROM pg_prepared_statements");
+}
+
+/* Run "SELECT $1::int + 1" with 41; it must give 42. */
+static void
+add_one(struct bc_db *db)
+{
+	assert_int_equal(testdb_intp(db, "SELECT $1::int + 1", BC_DB_P("41")),
+	    42);
+}
+
+static void
+test_stmt_cache(void **state)
+{
+	struct bc_db_opts cap = { .stmt_cache_max = 2 };
+	struct bc_db_opts off = { .stmt_cache_max = -1 };
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	testdb_create(&t, "bc_db_cache");
+	db = testdb_open(&t, NULL);
+	/* A miss prepares, hits reuse the one statement. */
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), -1);
+	add_one(db);
+	add_one(db);
+	add_one(db);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 3);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM "
+	    "pg_prepared_statements WHERE statement = 'SELECT $1::int + 1'"),
+	    1);
+	/* The same text with another parameter count: unnamed, the same
+	 * error as ever. */
+	assert_null(bc_db_query(db, "SELECT $1::int + 1", 0, NULL, &cause));
+	assert_string_equal(bc_db_sqlstate(db), "08P01");
+	free(cause);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 3);
+	/* A statement that does not parse is not kept (and fails again). */
+	assert_int_equal(bc_db_exec(db, "SELEC 2", 0, NULL, NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "42601");
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELEC 2", 0, NULL, NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "42601");
+	free(cause);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM "
+	    "pg_prepared_statements WHERE statement = 'SELEC 2'"), 0);
+	/* DEALLOCATE through the module empties the cache. */
+	testdb_exec(db, "DEALLOCATE ALL");
+	add_one(db);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 1);
+	bc_db_close(db);
+
+	/* At the cap (set_config and one more), the rest run unnamed. */
+	db = testdb_open(&t, &cap);
+	add_one(db);
+	assert_int_equal(testdb_int(db, "SELECT 7"), 7);
+	assert_int_equal(prepared_count(db), 2);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 1);
+	assert_int_equal(prepared_runs(db, "SELECT 7"), -1);
+	bc_db_close(db);
+	/* Off: nothing is prepared. */
+	db = testdb_open(&t, &off);
+	add_one(db);
+	add_one(db);
+	assert_int_equal(prepared_count(db), 0);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+static void
+test_stmt_cache_reconnect(void **state)
+{
+	struct bc_db_opts o = { .backoff_initial_ms = 10,
+	    .backoff_max_ms = 50 };
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	testdb_create(&t, "bc_db_cachere");
+	db = testdb_open(&t, &o);
+	add_one(db);
+	add_one(db);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 2);
+	terminate(db);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	free(cause);
+	assert_int_equal(until_ok(db, 10000), 0);
+	/* A new session has none of them; the cache knows it. Inside a
+	 * transaction a stale name could not be retried: it must work.
+	 * (Nothing cached before runs first: its retry would hide it.) */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	add_one(db);
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+	assert_int_equal(prepared_runs(db, "SELECT $1::int + 1"), 1);
+	/* Its own set_config was not stale either: one clean reconnect. */
+	assert_null(strstr(logged(), "reconnect failed"));
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+#define DEALLOC_HIDDEN	"DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$"
+
+/* Insert v into t in a transaction of its own, which must commit. */
+static void
+insert_tx(struct bc_db *db, const char *v)
+{
+	char *cause = NULL;
+
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1)",
+	    BC_DB_P(v), NULL, &cause), 0);
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+}
+
+static void
+test_pipeline_begin_error(void **state)
+{
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	testdb_create(&t, "bc_db_beginerr");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE t (v int)");
+	insert_tx(db, "1");
+
+	/* The server forgets the cached BEGIN behind the module's back:
+	 * the BEGIN sent with the INSERT fails, and fails the INSERT. */
+	testdb_exec(db, DEALLOC_HIDDEN);
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1)",
+	    BC_DB_P("2"), NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "26000");
+	assert_int_equal(bc_db_lost(db), 0);
+	assert_int_equal(bc_db_retryable(db), 1);
+	free(cause);
+	/* No transaction began, yet nothing runs in autocommit until the
+	 * rollback; the commit fails. */
+	assert_int_equal(bc_db_in_tx(db), 1);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1)",
+	    BC_DB_P("3"), NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "25P02");
+	assert_int_equal(bc_db_retryable(db), 0);
+	free(cause);
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "25P02");
+	assert_non_null(strstr(cause, "rolled back"));
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 1);
+
+	/* The same, ended by a rollback; then everything works again. */
+	insert_tx(db, "4");
+	testdb_exec(db, DEALLOC_HIDDEN);
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES ($1)",
+	    BC_DB_P("8"), NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "26000");
+	free(cause);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	insert_tx(db, "5");
+	assert_int_equal(testdb_int(db, "SELECT sum(v) FROM t"), 10);
+
+	/* Outside a transaction a forgotten statement is prepared again
+	 * and run once, transparently. */
+	testdb_exec(db, DEALLOC_HIDDEN);
+	assert_int_equal(testdb_int(db, "SELECT sum(v) FROM t"), 10);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+static void
+test_stale_plan(void **state)
+{
+	struct bc_db_res *res;
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	testdb_create(&t, "bc_db_stale");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE s (a int)");
+	testdb_exec(db, "INSERT INTO s VALUES (1)");
+	res = bc_db_query(db, "SELECT * FROM s", 0, NULL, &cause);
+	assert_int_equal(bc_db_nfields(res), 1);
+	bc_db_res_free(res);
+	/* The result type changes: outside a transaction, transparent. */
+	testdb_exec(db, "ALTER TABLE s ADD COLUMN b int DEFAULT 7");
+	res = bc_db_query(db, "SELECT * FROM s", 0, NULL, &cause);
+	assert_non_null(res);
+	assert_int_equal(bc_db_nfields(res), 2);
+	assert_string_equal(bc_db_get(res, 0, 1), "7");
+	bc_db_res_free(res);
+	/* Inside one: the call fails, retryable; the next run works. */
+	testdb_exec(db, "ALTER TABLE s ADD COLUMN c int");
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    0);
+	assert_null(bc_db_query(db, "SELECT * FROM s", 0, NULL, &cause));
+	assert_string_equal(bc_db_sqlstate(db), "0A000");
+	assert_int_equal(bc_db_retryable(db), 1);
+	assert_int_equal(bc_db_lost(db), 0);
+	free(cause);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	res = bc_db_query(db, "SELECT * FROM s", 0, NULL, &cause);
+	assert_non_null(res);
+	assert_int_equal(bc_db_nfields(res), 3);
+	bc_db_res_free(res);
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+#define INS_C	"INSERT INTO c (v) VALUES ($1) RETURNING id"
+
+static void
+check_commit_batch_error(struct bc_db *db)
+{
+	const char *const px[] = { "x" }, *const pa[] = { "a" },
+	    *const pz[] = { "z" };
+	struct bc_db_stmt s[3] = { { INS_C, 1, px }, { INS_C, 1, pa },
+	    { INS_C, 1, pz } };
+	struct bc_db_res *res[3];
+	char *cause = NULL;
+
+	/* The second fails: nothing of the transaction stays. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, INS_C, BC_DB_P("w"), NULL, &cause),
+	    0);
+	assert_int_equal(bc_db_commit_with(db, s, 3, res, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "23505");
+	assert_non_null(strstr(cause, "duplicate key"));
+	free(cause);
+	assert_int_equal(bc_db_lost(db), 0);
+	assert_int_equal(bc_db_retryable(db), 0);
+	assert_null(res[0]);
+	assert_null(res[1]);
+	assert_null(res[2]);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM c"), 2);
+	/* A transaction that had failed: the statements are not sent. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, "SELEC", 0, NULL, NULL, &cause), -1);
+	free(cause);
+	assert_int_equal(bc_db_commit_with(db, s, 1, res, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "25P02");
+	assert_non_null(strstr(cause, "rolled back"));
+	free(cause);
+	assert_null(res[0]);
+	/* Bad arguments roll back. */
+	s[0].sql = NULL;
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_exec(db, INS_C, BC_DB_P("v"), NULL, &cause),
+	    0);
+	assert_int_equal(bc_db_commit_with(db, s, 1, NULL, &cause), -1);
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM c"), 2);
+	/* A serialization failure in the batch: retryable. */
+	s[0].sql = "DO $$ BEGIN RAISE EXCEPTION 'c' USING ERRCODE = '40001';"
+	    " END $$";
+	s[0].nparams = 0;
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_commit_with(db, s, 1, NULL, &cause), -1);
+	assert_int_equal(bc_db_retryable(db), 1);
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+}
+
+static void
+test_commit_with(void **state)
+{
+	const char *const pa[] = { "a" }, *const pb[] = { "b" };
+	struct bc_db_stmt s[2] = { { INS_C, 1, pa }, { INS_C, 1, pb } };
+	struct bc_db_res *res[2];
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+	int64_t id;
+
+	(void)state;
+	testdb_create(&t, "bc_db_commitw");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE c (id serial PRIMARY KEY,"
+	    " v text UNIQUE)");
+	assert_int_equal(bc_db_commit_with(db, s, 2, res, &cause), -1);
+	assert_string_equal(cause, "no transaction is open");
+	free(cause);
+	/* BEGIN, both INSERTs and COMMIT at once; results in order. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_commit_with(db, s, 2, res, &cause), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(bc_db_get_int64(res[0], 0, 0, &id), 0);
+	assert_true(id == 1);
+	assert_int_equal(bc_db_get_int64(res[1], 0, 0, &id), 0);
+	assert_true(id == 2);
+	bc_db_res_free(res[0]);
+	bc_db_res_free(res[1]);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM c"), 2);
+	/* Nothing sent: nothing to commit, no statement needed. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_commit_with(db, NULL, 0, NULL, &cause), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	check_commit_batch_error(db);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM c"), 2);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+static void
+test_pipeline_timeout(void **state)
+{
+	struct bc_db_opts o = { .statement_timeout_ms = 400 };
+	struct bc_db_stmt slow[2] = { { "SELECT pg_sleep(0.25)", 0, NULL },
+	    { "SELECT pg_sleep(0.25)", 0, NULL } };
+	struct bc_db_stmt sleep5 = { "SELECT pg_sleep(5)", 0, NULL };
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+	int64_t t0, ms;
+
+	(void)state;
+	testdb_create(&t, "bc_db_pipetmo");
+	db = testdb_open(&t, &o);
+	testdb_exec(db, "CREATE TABLE t (v int)");
+	/* Each statement of a pipeline has its own timeout. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_commit_with(db, slow, 2, NULL, &cause), 0);
+	/* With the pending BEGIN. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	t0 = bc_now_ms();
+	assert_int_equal(bc_db_exec(db, "SELECT pg_sleep(5)", 0, NULL, NULL,
+	    &cause), -1);
+	ms = bc_now_ms() - t0;
+	assert_true(ms >= 350 && ms < 4000);
+	assert_string_equal(bc_db_sqlstate(db), "57014");
+	assert_int_equal(bc_db_lost(db), 0);
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 1);
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "25P02");
+	free(cause);
+	/* In the commit batch: rolled back, the connection still fine. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
+	t0 = bc_now_ms();
+	assert_int_equal(bc_db_commit_with(db, &sleep5, 1, NULL, &cause), -1);
+	ms = bc_now_ms() - t0;
+	assert_true(ms >= 350 && ms < 4000);
+	assert_string_equal(bc_db_sqlstate(db), "57014");
+	assert_int_equal(bc_db_lost(db), 0);
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
+static void
+test_pipeline_lost(void **state)
+{
+	struct bc_db_opts o = { .backoff_initial_ms = 10,
+	    .backoff_max_ms = 50 };
+	const char *const p1[] = { "1" };
+	struct bc_db_stmt s[2] = {
+	    { "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL },
+	    { "INSERT INTO t VALUES ($1)", 1, p1 } };
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+
+	(void)state;
+	testdb_create(&t, "bc_db_pipelost");
+	db = testdb_open(&t, &o);
+	testdb_exec(db, "CREATE TABLE t (v int)");
+	/* The session dies in the middle of the commit pipeline. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	testdb_exec(db, "INSERT INTO t VALUES (2)");
+	assert_int_equal(bc_db_commit_with(db, s, 2, NULL, &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_string_equal(bc_db_sqlstate(db), "57P01");
+	assert_non_null(strstr(cause, "connection lost"));
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 0);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
+	/* Dead before the BEGIN went out: the statement carrying it fails,
+	 * and the transaction stays lost until the rollback. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	terminate(db);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (3)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_string_equal(bc_db_sqlstate(db), "57P01");
+	free(cause);
+	assert_int_equal(bc_db_in_tx(db), 1);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	assert_non_null(strstr(cause, "roll back"));
+	free(cause);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 0);
+	/* COPY is not supported: the connection is dropped, not hung. */
+	assert_int_equal(bc_db_exec(db, "COPY t FROM STDIN", 0, NULL, NULL,
+	    &cause), -1);
+	assert_int_equal(bc_db_lost(db), 1);
+	assert_non_null(strstr(cause, "COPY"));
+	free(cause);
+	assert_int_equal(until_ok(db, 10000), 0);
+	bc_db_close(db);
+	testdb_drop(&t);
+}
+
 /* What BC_DB_P() hands over, checked. */
 static int
 count_params(int n, const char *const *p)
@@ -674,6 +1118,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_server_restart, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_backend, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stmt_cache, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stmt_cache_reconnect,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_begin_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_plan, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_with, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pipeline_lost, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
 	};

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include <botcommon/db.h>
+#include <botcommon/ev.h>
 #include <botcommon/log.h>
 #include <botcommon/metrics.h>
 #include <botcommon/router.h>
@@ -203,6 +204,9 @@ struct fx {
 	int		 lost_mode;	/* 1: fail after the kill, 2: commit */
 	int		 conflicts;	/* serialization failures to come */
 	int64_t		 backend_pid;
+	int64_t		 flush_ms;	/* opts.outbox_flush_ms (-1 unless a
+					   test says otherwise) */
+	int		 deallocs;	/* DEALLOCATEs to come */
 };
 
 static int64_t	 fake_now = 1000000;
@@ -336,6 +340,44 @@ cmd_conflict(struct bc_router_ctx *ctx)
 	return 0;
 }
 
+/* A reply jsonb refuses (a NUL character): the commit batch fails. */
+static int
+cmd_nul(struct bc_router_ctx *ctx)
+{
+	struct fx *fx = ctx->arg;
+
+	fx->calls++;
+	if (effect(ctx, "nul") == -1)
+		return -1;
+	return bc_router_call(ctx, "sendMessage", json_pack("{s:I, s:o}",
+	    "chat_id", (json_int_t)ctx->chat_id, "text",
+	    json_stringn("a\0b", 3)), 0);
+}
+
+/* The server forgets the prepared statements mid-transaction while
+ * fx->deallocs lasts: the next cached one fails, the run is retried. */
+static int
+cmd_stale(struct bc_router_ctx *ctx)
+{
+	struct fx *fx = ctx->arg;
+	char *cause = NULL;
+
+	fx->calls++;
+	if (effect(ctx, "stale") == -1)
+		return -1;
+	if (fx->deallocs > 0) {
+		fx->deallocs--;
+		if (bc_db_exec(ctx->db, "DO $$ BEGIN EXECUTE 'DEALLOCATE "
+		    "ALL'; END $$", 0, NULL, NULL, &cause) == -1) {
+			free(cause);
+			return -1;
+		}
+	}
+	if (effect(ctx, "stale2") == -1)
+		return -1;
+	return bc_router_reply(ctx, "fresh", 0, NULL);
+}
+
 static int
 cmd_ask(struct bc_router_ctx *ctx)
 {
@@ -455,6 +497,9 @@ static const struct bc_cmd_entry test_cmds[] = {
 	{ "lost", { NULL }, BC_CMD_ANY, BC_CMD_HIDDEN, 0, 0, NULL, cmd_lost },
 	{ "conflict", { NULL }, BC_CMD_ANY, BC_CMD_HIDDEN, 0, 0, NULL,
 	    cmd_conflict },
+	{ "nul", { NULL }, BC_CMD_ANY, BC_CMD_HIDDEN, 0, 0, NULL, cmd_nul },
+	{ "stale", { NULL }, BC_CMD_ANY, BC_CMD_HIDDEN, 0, 0, NULL,
+	    cmd_stale },
 	{ "ask", { NULL }, BC_CMD_PRIVATE, 0, 0, 0, "a conversation",
 	    cmd_ask },
 };
@@ -496,6 +541,7 @@ fx_router(struct fx *fx)
 	o.nadmins = BC_NELEM(test_admins);
 	o.clock_ms = test_clock;
 	o.metrics = fx->metrics;
+	o.outbox_flush_ms = fx->flush_ms;
 	o.arg = fx;
 	fx->r = bc_router_new(&o, &cause);
 	if (fx->r == NULL)
@@ -524,6 +570,7 @@ setup(void **state)
 	testdb_exec(fx->db, "CREATE TABLE effects (id serial, what text)");
 	fx->backend_pid = testdb_int(fx->db, "SELECT pg_backend_pid()");
 	fx->metrics = bc_metrics_new();
+	fx->flush_ms = -1;	/* each accepted row deleted at once */
 	fx_router(fx);
 	*state = fx;
 	return 0;
@@ -1116,6 +1163,112 @@ test_run_job(void **state)
 	    "SELECT count(*) FROM tg_outbox"), 0);
 }
 
+/* An outbox row the database refuses fails the commit batch. */
+static void
+test_outbox_row_refused(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(msg(fx, 1, USER, USER, "/nul"), 0);
+	assert_int_equal(fx->calls, 1);
+	assert_int_equal(fx_effects(fx, "nul"), 0);
+	assert_int_equal(fx->fake.n, 1);
+	assert_string_equal(fake_last_text(&fx->fake),
+	    "Sorry, something went wrong. Please try again later.");
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM "
+	    "processed_updates"), 1);
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM tg_outbox"),
+	    1);
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	/* The next update goes through as usual. */
+	assert_int_equal(msg(fx, 2, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 2);
+	assert_string_equal(fake_last_text(&fx->fake), "hello");
+}
+
+/* A prepared statement lost mid-transaction: run again, done once. */
+static void
+test_stale_statement_retried(void **state)
+{
+	struct fx *fx = *state;
+
+	fx->deallocs = 1;
+	assert_int_equal(msg(fx, 1, USER, USER, "/stale"), 0);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx_effects(fx, "stale"), 1);
+	assert_int_equal(fx_effects(fx, "stale2"), 1);
+	assert_int_equal(fx->fake.n, 1);
+	assert_string_equal(fake_last_text(&fx->fake), "fresh");
+}
+
+static void
+loop_stop(void *arg)
+{
+	(void)arg;
+	bc_ev_stop();
+}
+
+/*
+ * Turn the event loop until a timer set now for 1 ms fires: every timer
+ * due earlier (the router's flush at the next turn) has fired by then.
+ */
+static void
+loop_turn(void)
+{
+	struct bc_timer *t;
+
+	t = bc_timer_new(loop_stop, NULL);
+	bc_timer_start(t, 1);
+	assert_int_equal(bc_ev_run(), 0);
+	bc_timer_free(t);
+}
+
+static int64_t
+outbox_pending(struct fx *fx)
+{
+	return testdb_int(fx->db, "SELECT count(*) FROM tg_outbox"
+	    " WHERE failed_at IS NULL");
+}
+
+/* The default: accepted rows are deleted together, at the next turn. */
+static void
+test_outbox_batched(void **state)
+{
+	struct fx *fx = *state;
+	size_t i;
+
+	assert_int_equal(bc_ev_init(), 0);
+	fx->flush_ms = 0;
+	fx_restart(fx);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 2, USER2, USER2, "/start"), 0);
+	assert_int_equal(msg(fx, 3, GROUP, USER, "/start"), 0);
+	fake_complete(&fx->fake, 0, 0, NULL);
+	fake_complete(&fx->fake, 1, 403, "Forbidden: bot was blocked");
+	assert_int_equal(outbox_pending(fx), 3);
+	loop_turn();
+	assert_int_equal(outbox_pending(fx), 1);
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM tg_outbox"
+	    " WHERE error = 'Forbidden: bot was blocked'"), 1);
+
+	/* 64 waiting go at once, without the loop. */
+	for (i = 0; i < 70; i++)
+		assert_int_equal(msg(fx, 10 + (int64_t)i, USER, USER,
+		    "/start"), 0);
+	assert_int_equal(fx->fake.n, 73);
+	for (i = 3; i < 66; i++)
+		fake_complete(&fx->fake, i, 0, NULL);
+	assert_int_equal(outbox_pending(fx), 71);
+	fake_complete(&fx->fake, 66, 0, NULL);
+	assert_int_equal(outbox_pending(fx), 7);
+	/* Freeing the router deletes what waits. */
+	fake_complete_all(&fx->fake);
+	assert_int_equal(outbox_pending(fx), 7);
+	fx_restart(fx);
+	assert_int_equal(outbox_pending(fx), 0);
+	bc_ev_free();
+}
+
 /* Does the exposition text contain line? */
 static int
 has_line(const char *text, const char *line)
@@ -1224,6 +1377,9 @@ main(void)
 		T(test_outbox_restart),
 		T(test_outbox_refused_queue),
 		T(test_run_job),
+		T(test_outbox_row_refused),
+		T(test_stale_statement_retried),
+		T(test_outbox_batched),
 		T(test_metrics),
 		T(test_help_and_options),
 	};

@@ -24,12 +24,30 @@
  * fails that transaction: every call but bc_db_rollback() fails until the
  * caller rolls back (and may then retry the whole transaction).
  *
+ * Prepared statements: each connection keeps the statements it ran by SQL
+ * text (up to stmt_cache_max; the first use of a text prepares it in the
+ * same round trip, later uses only bind and execute; past the cap, and
+ * for a text first run with another number of parameters, statements go
+ * unnamed as before). The cache goes with the connection. A DEALLOCATE
+ * or DISCARD statement run through this module empties it. If the server
+ * lost a cached statement anyway (DEALLOCATE inside a function), or a
+ * table changed so that a cached SELECT's result type would change
+ * (SQLSTATE 26000 or 0A000 "cached plan must not change result type"),
+ * the statement is prepared again: at once outside a transaction (the
+ * failed one did not run), and inside one the call fails with
+ * bc_db_retryable() == 1.
+ *
+ * Round trips: bc_db_begin() sends nothing; its BEGIN goes with the
+ * transaction's first statement, in one pipeline (libpq pipeline mode).
+ * bc_db_commit_with() sends statements and the COMMIT in one pipeline.
+ *
  * Causes and logs never contain the password of the connection string;
  * the connection string itself is never logged.
  */
 #ifndef BOTCOMMON_DB_H
 #define BOTCOMMON_DB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bc_db_opts {
@@ -41,6 +59,16 @@ struct bc_db_opts {
 	int64_t		 migrate_timeout_ms;	/* 0 = 600000: statement
 						   timeout while migrating,
 						   lock wait included */
+	int		 stmt_cache_max;	/* prepared statements kept
+						   per connection: 0 = 256,
+						   < 0 = none (all unnamed) */
+};
+
+/* One statement for bc_db_commit_with(); everything borrowed. */
+struct bc_db_stmt {
+	const char		*sql;
+	int			 nparams;
+	const char *const	*params;
 };
 
 /* The session advisory lock bc_db_migrate() holds ("botfleet"). */
@@ -92,15 +120,42 @@ int	bc_db_exec(struct bc_db *, const char *sql, int nparams,
 	    const char *const *params, int64_t *affected, char **cause);
 
 /*
- * Transactions. bc_db_begin() fails if one is already open. bc_db_commit()
- * fails (and the transaction is over) when the server rolled it back, for
- * example after an error inside it; when it fails with bc_db_lost() == 1
- * the outcome is unknown. bc_db_rollback() never fails loudly and is safe
- * with no transaction open: it returns 0, or -1 when the rollback could
- * not be sent (the transaction is over either way).
+ * Transactions. bc_db_begin() fails if one is already open, or when the
+ * database is unavailable (as any call). It sends nothing: the BEGIN goes
+ * with the next statement, and an error in it (a lost connection, say)
+ * fails that statement's call; after a BEGIN that failed without losing
+ * the connection, every call fails with SQLSTATE 25P02 until the
+ * rollback, as in a failed transaction. A transaction in which nothing
+ * was sent commits and rolls back without a round trip.
+ *
+ * bc_db_commit() fails (and the transaction is over) when the server
+ * rolled it back, for example after an error inside it; when it fails
+ * with bc_db_lost() == 1 the outcome is unknown. bc_db_rollback() never
+ * fails loudly and is safe with no transaction open: it returns 0, or -1
+ * when the rollback could not be sent (the transaction is over either
+ * way).
  */
 int	bc_db_begin(struct bc_db *, char **cause);
 int	bc_db_commit(struct bc_db *, char **cause);
+
+/*
+ * Run the n statements of stmts (borrowed for the call; n may be 0) in
+ * the open transaction, then COMMIT, all in one round trip: the same
+ * effects and errors as bc_db_query() of each in order, then
+ * bc_db_commit(), without a wait between them. 0 when every statement
+ * and the commit succeeded: then, unless res is NULL, res[i] (an array
+ * of n) holds statement i's result, which the caller frees with
+ * bc_db_res_free(). Else -1 with *cause (caller frees) the error of the
+ * first statement that failed, or of the COMMIT; bc_db_sqlstate(),
+ * bc_db_lost() and bc_db_retryable() as for that statement; res[] all
+ * NULL; and the transaction over: rolled back, or with an unknown
+ * outcome when bc_db_lost() == 1. In a transaction that had already
+ * failed, the statements are not sent and the call fails like
+ * bc_db_commit() (25P02, rolled back). Bad arguments (a NULL sql, a
+ * negative count) roll back and fail.
+ */
+int	bc_db_commit_with(struct bc_db *, const struct bc_db_stmt *stmts,
+	    size_t n, struct bc_db_res **res, char **cause);
 int	bc_db_rollback(struct bc_db *);
 int	bc_db_in_tx(const struct bc_db *);
 
@@ -138,6 +193,14 @@ const char *bc_db_sqlstate(const struct bc_db *);
 /* 1 if the last call failed because the connection was lost or is being
  * re-established: the caller may retry its whole transaction later. */
 int	bc_db_lost(const struct bc_db *);
+
+/*
+ * 1 if the last call failed in a way that running the whole transaction
+ * again at once may cure: a serialization failure (40001), a deadlock
+ * (40P01), or a cached prepared statement the server had lost or that a
+ * table change made stale (it is prepared afresh next time). Else 0.
+ */
+int	bc_db_retryable(const struct bc_db *);
 
 /* SELECT 1, reconnecting if needed (readiness checks). 0 or -1. */
 int	bc_db_ping(struct bc_db *);

@@ -16,13 +16,20 @@
  * and is skipped), calls the handler with the same struct bc_db, and
  * commits. Handlers must not begin or commit transactions themselves.
  * Replies (bc_router_reply() and friends) are rows in tg_outbox written in
- * that transaction: they go to Telegram only after the commit, are
- * deleted once Telegram accepted them, and rows left by a process that
- * died are sent when the next one starts. A failing handler's effects and
+ * that transaction (the INSERTs go with its COMMIT, in one round trip):
+ * they go to Telegram only after the commit, are deleted once Telegram
+ * accepted them, and rows left by a process that died are sent when the
+ * next one starts. Deletions are batched: the rows accepted during one
+ * turn of the event loop are deleted in one statement at the next turn
+ * (or at once when 64 are waiting); a process that dies sends again, at
+ * the next start, the calls in flight and those accepted but not yet
+ * deleted. opts.outbox_flush_ms widens that window for fewer deletions.
+ * A failing handler's effects and
  * replies are rolled back; the user gets a short apology and the update is
  * recorded as processed, so a poison update is not retried forever. A
  * transaction that fails with a serialization failure or a deadlock
- * (SQLSTATE 40001, 40P01) is run again at once, up to three times in all.
+ * (SQLSTATE 40001, 40P01), or on a stale prepared statement (see
+ * bc_db_retryable()), is run again at once, up to three times in all.
  * When the database is unavailable the update is not recorded and the
  * router asks the tg layer to deliver it again (bc_router_handle()
  * returns -1). Completed outbox rows are deleted; a call Telegram refused
@@ -214,6 +221,12 @@ struct bc_router_opts {
 	size_t		 rate_max_users;	/* limiter entries; 0: 10000 */
 	struct bc_metrics *metrics;	/* borrowed; NULL: none */
 	int64_t		 (*clock_ms)(void);	/* NULL: bc_now_ms */
+	int64_t		 outbox_flush_ms;	/* how long accepted rows may
+					   wait to be deleted together (a
+					   bc_timer: needs the event loop
+					   running; 64 waiting go at once):
+					   0 = until the loop's next turn;
+					   < 0 = each at once, no timer */
 	void		*arg;		/* ctx->arg */
 };
 
@@ -226,7 +239,10 @@ struct bc_router_opts {
 struct bc_router *bc_router_new(const struct bc_router_opts *,
 	    char **cause);
 
-/* Free the router (see above about in-flight sends). NULL is a no-op. */
+/*
+ * Free the router (see above about in-flight sends), first deleting the
+ * accepted rows still waiting. NULL is a no-op.
+ */
 void	bc_router_free(struct bc_router *);
 
 /* Set our username (copied; NULL: ask tg again). */
@@ -264,11 +280,13 @@ int	bc_router_run(struct bc_router *, bc_cmd_fn *fn, void *arg,
 	    char **cause);
 
 /*
- * Replies, from a handler only. Each writes an outbox row in the
- * handler's transaction: reply to the update's chat, send to another
- * chat, or call any method (params stolen). markup (may be NULL) is
- * stolen too. text must be non-empty valid UTF-8. 0, or -1 (logged) when
- * the row cannot be written: the handler should return -1.
+ * Replies, from a handler only. Each adds an outbox row to the handler's
+ * transaction: reply to the update's chat, send to another chat, or call
+ * any method (params stolen). markup (may be NULL) is stolen too. text
+ * must be non-empty valid UTF-8. 0, or -1 (logged) for bad arguments or
+ * outside a handler: the handler should return -1. The row is written
+ * with the commit; if that fails (the row or anything else), the whole
+ * transaction is rolled back like a failed handler's.
  */
 int	bc_router_reply(struct bc_router_ctx *, const char *text, int flags,
 	    json_t *markup);
