@@ -82,6 +82,8 @@ LIB         := $(B)/libbotcommon.a
 # small fragment, module.mk, included here (non-recursive, like git's).
 PROGRAMS :=
 BOTS     :=
+# The fragments define rules of their own: keep `all` the default.
+.DEFAULT_GOAL := all
 -include $(sort $(wildcard supervisor/*.mk bots/*/module.mk \
 	tests/fakes/module.mk tests/example/module.mk))
 

@@ -51,6 +51,7 @@ extern char **environ;
 
 static const char *dir;
 static volatile sig_atomic_t got_term;
+static sigset_t termset, waitmask;	/* SIGTERM; the mask to sleep with */
 static int notify_fd = -1;
 
 static int64_t
@@ -285,6 +286,17 @@ lifetime(const char *list, int64_t def)
 	return strtoll(p, NULL, 10);
 }
 
+/* Sleep ms (-1: until a signal), with SIGTERM let in only meanwhile. */
+static void
+sleep_poll(int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	ppoll(NULL, 0, ms < 0 ? NULL : &ts, &waitmask);
+}
+
 /* Milliseconds until the earliest of the deadlines (-1: none), or -1. */
 static int
 wait_ms(int64_t now, int64_t a, int64_t b, int64_t c)
@@ -352,8 +364,14 @@ main(int argc, char **argv)
 		notify_fd = atoi(s);
 	if (ign)
 		signal(SIGTERM, SIG_IGN);
-	else if (term_ms >= 0)
+	else if (term_ms >= 0) {
+		/* Blocked but while in ppoll(): a TERM that lands between
+		 * the check of got_term and the sleep is not lost. */
+		sigemptyset(&termset);
+		sigaddset(&termset, SIGTERM);
+		sigprocmask(SIG_BLOCK, &termset, &waitmask);
 		signal(SIGTERM, on_term);
+	}
 	if (env != NULL)
 		dump_env(env);
 	if (lockf != NULL)
@@ -402,7 +420,7 @@ main(int argc, char **argv)
 			end = now + 20;	/* look at the file again */
 		else
 			end = t0 + life;
-		poll(NULL, 0, wait_ms(now, ready_ms >= 0 ? t0 + ready_ms : -1,
+		sleep_poll(wait_ms(now, ready_ms >= 0 ? t0 + ready_ms : -1,
 		    beats != 0 ? next : -1, end));
 	}
 }
