@@ -928,6 +928,24 @@ spawn_fds(const struct bot *b, int notify_w)
 	    ~0U, 0);
 }
 
+/*
+ * In the child: botd runs with a low OOM score (the unit's -500) that a
+ * bot must not inherit: back to the neutral 0, before giving up root
+ * (raising it needs no privilege; without the file, nothing to do).
+ */
+static void
+spawn_oom_reset(void)
+{
+	int fd;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) ==
+	    -1)
+		return;
+	if (write(fd, "0", 1) != 1)
+		dprintf(2, "botd: oom_score_adj: %s\n", strerror(errno));
+	close(fd);
+}
+
 /* In the child: limits, identity, then exec. */
 static void __attribute__((noreturn))
 spawn_exec(const struct bot *b, const struct spawn *sp, int notify_w)
@@ -958,6 +976,7 @@ spawn_exec(const struct bot *b, const struct spawn *sp, int notify_w)
 		if (setrlimit(RLIMIT_AS, &rl) == -1)
 			spawn_fail(b, "setrlimit as", BC_EXIT_PERM);
 	}
+	spawn_oom_reset();
 	if (sp->setid && (setgroups((size_t)sp->ngroups, sp->groups) == -1 ||
 	    setgid(sp->gid) == -1 || setuid(sp->uid) == -1))
 		spawn_fail(b, "cannot change user", BC_EXIT_PERM);

@@ -2,14 +2,14 @@
 # 121-botd-env: a bot gets a clean environment (nothing of botd's own)
 # plus its env_file (KEY=VALUE lines taken literally, comments, export),
 # BOTD_NOTIFY_FD on fd 3 and BOTD_BOT; user = nobody sets its uid, gid,
-# groups, HOME and USER; nofile sets RLIMIT_NOFILE; workdir its cwd. The
+# groups, HOME and USER, and it does not inherit botd's OOM score; nofile sets RLIMIT_NOFILE; workdir its cwd. The
 # status never shows an environment value. memory_max without a cgroup
 # is RLIMIT_AS. An env_file that disappears
 # makes the next start fail cleanly (logged, backoff), not botd.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-botd.sh"
 
-bd_plan 13 121-botd-env
+bd_plan 14 121-botd-env
 chmod 0711 "$W"
 
 cat >"$W/bot.env" <<'EOF'
@@ -72,6 +72,16 @@ check "user = nobody: uid, gid, HOME, USER, cwd /" contains "$u" \
     "uid 65534" "gid 65534" "env HOME=$nhome" "env USER=nobody" "cwd /"
 check "user = nobody: only nobody's groups" sh -c \
     "! grep '^group ' '$W/u/env' | grep -vq ' 65534$'"
+
+# botd's own OOM score is not the bots'. The unit's -500 needs
+# CAP_SYS_RESOURCE, which a container may lack; 300 takes the same path.
+echo 300 >"/proc/$BOTD_PID/oom_score_adj"
+: >"$W/u/pids"
+bctl restart --wait u
+upid=$(tail -n 1 "$W/u/pids")
+is "a bot does not inherit botd's oom_score_adj" \
+    "$(cat "/proc/$BOTD_PID/oom_score_adj") $(cat "/proc/$upid/oom_score_adj" \
+    2>&1)" "300 0"
 
 wait_until 10 "[ -s '$W/lim.out' ]"
 is "memory_max without a cgroup: RLIMIT_AS; nofile default 1024" \
