@@ -263,7 +263,9 @@ if ($mode eq 'send') {
 	my @s;
 	for (1 .. $a[0]) {
 		my $s = conn();
-		send_all($s, $status);
+		# Over the cap botd may answer and close before we write:
+		# the refusal is still there to read.
+		eval { send_all($s, $status) };
 		push @s, $s;
 	}
 	for my $s (@s) {
