@@ -69,7 +69,7 @@ $(shell mkdir -p $(B); \
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
-.PHONY: all check check-unit check-integration install uninstall clean deps \
+.PHONY: all check check-all run-sandbox check-unit check-integration install uninstall clean deps \
 	run lint
 
 # ---------------------------------------------------------------- libbotcommon
@@ -117,7 +117,13 @@ $(B)/tests/hdr/%.o: common/include/botcommon/%.h $(FLAGS_STAMP)
 	$(call quiet,HDR,$<)printf '#include <botcommon/%s>\n' $*.h | \
 	    $(CC) $(ALL_CFLAGS) -MF $(@:.o=.d) -MT $@ -x c -c -o $@ -
 
-check: all $(TEST_BINS) $(HDR_OBJS)
+# `make check` and `make run` are each the only command a newcomer types:
+# they install what is missing first (make deps), then build in a new make
+# that sees the packages' pkg-config files.
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-all
+
+check-all: all $(TEST_BINS) $(HDR_OBJS)
 	$(Q)tests/run $(B) $(TESTS)
 
 check-unit: all $(TEST_BINS) $(HDR_OBJS)
@@ -134,7 +140,7 @@ lint:
 # Debian package names for building, testing and running.
 DEBS := build-essential pkg-config libcurl4-openssl-dev libpq-dev \
 	libjansson-dev libevent-dev libinih-dev libssl-dev libcrypt-dev \
-	libcmocka-dev postgresql tzdata curl
+	libcmocka-dev postgresql tzdata curl systemd
 DEBS_MISSING = $(shell for p in $(DEBS); do \
 	dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	grep -q 'install ok installed' || echo $$p; done)
@@ -196,7 +202,10 @@ uninstall:
 # ---------------------------------------------------------------- run
 # The whole system in the foreground: PostgreSQL, the fake Bot API for bots
 # without a token, botd with every bot (scripts/run). Ctrl-C stops it all.
-run: all $(B)/tests/fakes/tgfake $(B)/tests/example/echobot
+run: deps
+	$(Q)$(MAKE) --no-print-directory run-sandbox
+
+run-sandbox: all $(B)/tests/fakes/tgfake $(B)/tests/example/echobot
 	$(Q)BOTFLEET_BUILD='$(B)' BOTFLEET_BOTS='$(BOTS)' scripts/run
 
 clean:

@@ -373,6 +373,7 @@ bot_open_db(struct bot *b, char **cause)
 	o.application_name = b->def->name;
 	if ((b->env.db = bc_db_open(b->c.db_url, &o, cause)) == NULL)
 		return -1;
+	bc_db_set_metrics(b->env.db, b->env.metrics);
 	return bc_db_migrate(b->env.db, b->c.migrations, cause);
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -22,6 +23,7 @@
 #include <botcommon/crypto.h>
 #include <botcommon/db.h>
 #include <botcommon/log.h>
+#include <botcommon/metrics.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
@@ -67,6 +69,10 @@ struct bc_db {
 	size_t			 nstmts;	/* prepared on the server */
 	size_t			 stmt_max;	/* 0: cache off */
 	uint64_t		 stmt_seq;
+	struct bc_metric	*m_latency;	/* NULL: not counting */
+	struct bc_metric	*m_errors;
+	struct bc_metric	*m_reconnects;
+	struct bc_metric	*m_connected;
 };
 
 /* One statement of a pipeline, and what became of it. */
@@ -105,6 +111,47 @@ db_freezero(char *s)
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
+}
+
+/* ------------------------------------------------------------ metrics */
+
+void
+bc_db_set_metrics(struct bc_db *db, struct bc_metrics *reg)
+{
+	db->m_latency = db->m_errors = db->m_reconnects = NULL;
+	db->m_connected = NULL;
+	if (reg == NULL)
+		return;
+	db->m_latency = bc_metrics_histogram(reg, "db_query_duration_seconds",
+	    "PostgreSQL round trips (a pipeline of statements is one).", NULL,
+	    NULL, 0);
+	db->m_errors = bc_metrics_counter(reg, "db_errors_total",
+	    "PostgreSQL calls that failed, by kind (statement, lost, "
+	    "timeout, unavailable).", "kind");
+	db->m_reconnects = bc_metrics_counter(reg, "db_reconnects_total",
+	    "Attempts to reconnect to PostgreSQL, by result.", "result");
+	db->m_connected = bc_metrics_gauge(reg, "db_connected",
+	    "1 while the PostgreSQL connection is up.", NULL);
+	if (db->m_connected != NULL)
+		bc_metric_set(db->m_connected, NULL, db->conn != NULL);
+}
+
+/* Count one failure of kind. */
+static void
+db_count_error(struct bc_db *db, const char *kind)
+{
+	if (db->m_errors != NULL)
+		bc_metric_inc(db->m_errors, BC_LV(kind));
+}
+
+/* Microseconds on the monotonic clock. */
+static int64_t
+db_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ------------------------------------------------------------ statements */
@@ -512,6 +559,8 @@ db_drop(struct bc_db *db, const char *why)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	if (db->m_connected != NULL)
+		bc_metric_set(db->m_connected, NULL, 0);
 	db_stmt_clear(db);
 	db->lost = 1;
 	if (db->in_tx)
@@ -538,17 +587,25 @@ db_ready(struct bc_db *db, char **cause)
 	}
 	now = bc_now_ms();
 	if (now < db->next_try_ms) {
+		db_count_error(db, "unavailable");
 		db_set_cause(cause, "database unavailable (retrying in %"
 		    PRId64 " ms)", db->next_try_ms - now);
 		return -1;
 	}
 	if (db_connect(db, &why) == 0) {
 		log_info("reconnected to database");
+		if (db->m_reconnects != NULL)
+			bc_metric_inc(db->m_reconnects, BC_LV("ok"));
+		if (db->m_connected != NULL)
+			bc_metric_set(db->m_connected, NULL, 1);
 		bc_backoff_reset(&db->backoff);
 		db->lost = 0;
 		free(why);
 		return 0;
 	}
+	if (db->m_reconnects != NULL)
+		bc_metric_inc(db->m_reconnects, BC_LV("failed"));
+	db_count_error(db, "unavailable");
 	delay = bc_backoff_next(&db->backoff);
 	db->next_try_ms = bc_now_ms() + delay;
 	log_warnx("database reconnect failed: %s (retrying in %" PRId64
@@ -661,6 +718,7 @@ db_fail(struct bc_db *db, PGresult *r, char **cause)
 	if (primary == NULL && db->conn != NULL)
 		primary = PQerrorMessage(db->conn);
 	msg = db_scrub(db, primary);
+	db_count_error(db, db_is_lost(db) ? "lost" : "statement");
 	if (db_is_lost(db)) {
 		db_drop(db, msg);
 		db_set_cause(cause, "database connection lost: %s", msg);
@@ -718,6 +776,7 @@ db_link_failed(struct bc_db *db, enum db_why why, int64_t wait,
 {
 	char *msg;
 
+	db_count_error(db, why == DB_TIMEOUT ? "timeout" : "lost");
 	if (why == DB_TIMEOUT)
 		xasprintf(&msg, "no answer within %" PRId64 " ms", wait);
 	else if (why == DB_COPY)
@@ -949,6 +1008,7 @@ db_pipe(struct bc_db *db, struct db_q *q, size_t n, size_t *failed,
 	int64_t wait = db->timeout_ms + db->opts.connect_timeout_ms;
 	enum db_why why = DB_LINK;
 	PGresult *e = NULL;
+	int64_t t0 = db->m_latency != NULL ? db_now_us() : 0;
 	size_t i;
 	int rc = -1;
 
@@ -961,6 +1021,9 @@ db_pipe(struct bc_db *db, struct db_q *q, size_t n, size_t *failed,
 			rc = -1;
 		}
 	}
+	if (db->m_latency != NULL)
+		bc_metric_observe(db->m_latency, NULL,
+		    (double)(db_now_us() - t0) / 1e6);
 	db_pipe_fixup(db, q, n);
 	for (i = 0; i < n && (e = db_q_error(&q[i])) == NULL; i++)
 		;

@@ -5,7 +5,8 @@
  * restart, the client-side deadline on a frozen backend; the prepared
  * statement cache (hits, misses, cap, reconnect, statements the server
  * lost or that went stale) and pipelines (the deferred BEGIN, the commit
- * batch, their errors, timeouts and lost sessions).
+ * batch, their errors, timeouts and lost sessions); the metrics (round
+ * trip latency, errors by kind, reconnects).
  *
  * Each test works in its own database on the cluster of BOTFLEET_TEST_PG.
  */
@@ -33,6 +34,7 @@
 
 #include <botcommon/db.h>
 #include <botcommon/log.h>
+#include <botcommon/metrics.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
@@ -1094,6 +1096,105 @@ test_helpers(void **state)
 	bc_db_close(NULL);
 }
 
+/* The value of the series whose line starts with "series " in reg's
+ * rendering, or -1 when there is none. */
+static double
+sample(struct bc_metrics *reg, const char *series)
+{
+	char *text, *p;
+	size_t n = strlen(series);
+	double v = -1;
+
+	text = bc_metrics_render(reg, NULL);
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'),
+	    p = p != NULL ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	free(text);
+	return v;
+}
+
+static void
+test_metrics(void **state)
+{
+	struct bc_db_opts o = { .statement_timeout_ms = 300,
+	    .backoff_initial_ms = 400, .backoff_max_ms = 400 };
+	struct bc_metrics *reg;
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+	double trips;
+
+	(void)state;
+	reg = bc_metrics_new();
+	testdb_create(&t, "bc_db_metrics");
+	db = testdb_open(&t, &o);
+	bc_db_set_metrics(db, reg);
+	assert_true(sample(reg, "db_connected") == 1);
+	/* Registering again (a second handle) shares the families. */
+	bc_db_set_metrics(db, reg);
+	testdb_exec(db, "CREATE TABLE t (v int PRIMARY KEY)");
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
+	trips = sample(reg, "db_query_duration_seconds_count");
+	assert_true(trips == 2);
+	assert_true(sample(reg, "db_query_duration_seconds_bucket{le=\"+Inf\"}")
+	    == 2);
+	assert_true(sample(reg, "db_query_duration_seconds_sum") > 0);
+	/* A transaction of two statements and the commit: two round trips
+	 * (BEGIN with the first, the second with COMMIT). */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	testdb_exec(db, "INSERT INTO t VALUES (2)");
+	assert_int_equal(bc_db_commit_with(db, &(struct bc_db_stmt){
+	    "INSERT INTO t VALUES (3)", 0, NULL }, 1, NULL, &cause), 0);
+	assert_true(sample(reg, "db_query_duration_seconds_count") ==
+	    trips + 2);
+	/* Errors by kind; none before the first. */
+	assert_true(sample(reg, "db_errors_total{kind=\"statement\"}") == -1);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (1)", 0, NULL,
+	    NULL, &cause), -1);
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT pg_sleep(5)", 0, NULL, NULL,
+	    &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "57014");
+	free(cause);
+	assert_true(sample(reg, "db_errors_total{kind=\"statement\"}") == 2);
+	/* Lost, reconnected. */
+	terminate(db);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	free(cause);
+	assert_true(sample(reg, "db_errors_total{kind=\"lost\"}") == 1);
+	assert_true(sample(reg, "db_connected") == 0);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_true(sample(reg, "db_reconnects_total{result=\"ok\"}") == 1);
+	assert_true(sample(reg, "db_connected") == 1);
+	/* A failed reconnect, then calls refused during the backoff. */
+	testdb_dropdb(&t);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	free(cause);
+	assert_int_equal(bc_db_exec(db, "SELECT 1", 0, NULL, NULL, &cause),
+	    -1);
+	free(cause);
+	assert_true(sample(reg, "db_reconnects_total{result=\"failed\"}") ==
+	    1);
+	assert_true(sample(reg, "db_errors_total{kind=\"unavailable\"}") == 2);
+	assert_true(sample(reg, "db_errors_total{kind=\"lost\"}") == 2);
+	/* Detached: nothing more is counted. */
+	bc_db_set_metrics(db, NULL);
+	testdb_createdb(&t);
+	assert_int_equal(until_ok(db, 10000), 0);
+	assert_true(sample(reg, "db_reconnects_total{result=\"ok\"}") == 1);
+	bc_db_close(db);
+	testdb_drop(&t);
+	bc_metrics_free(reg);
+}
+
 int
 main(void)
 {
@@ -1134,6 +1235,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pipeline_lost, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("db", tests, NULL, NULL);

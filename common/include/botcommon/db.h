@@ -89,6 +89,7 @@ struct bc_db_stmt {
 
 struct bc_db;		/* one connection */
 struct bc_db_res;	/* one query result */
+struct bc_metrics;
 
 /*
  * Connect now (bounded by connect_timeout) and set statement_timeout.
@@ -201,6 +202,21 @@ int	bc_db_lost(const struct bc_db *);
  * table change made stale (it is prepared afresh next time). Else 0.
  */
 int	bc_db_retryable(const struct bc_db *);
+
+/*
+ * Count this connection's work in reg (borrowed: close the handle before
+ * freeing the registry; NULL stops counting). Registers, once per
+ * registry:
+ *   db_query_duration_seconds   histogram, one observation per round
+ *                               trip (a pipeline of statements is one)
+ *   db_errors_total{kind}       kind: statement (the server refused it),
+ *                               lost (connection lost), timeout (no
+ *                               answer in time), unavailable (refused
+ *                               during the reconnect backoff)
+ *   db_reconnects_total{result} result: ok, failed
+ *   db_connected                gauge, 1 while connected
+ */
+void	bc_db_set_metrics(struct bc_db *, struct bc_metrics *reg);
 
 /* SELECT 1, reconnecting if needed (readiness checks). 0 or -1. */
 int	bc_db_ping(struct bc_db *);
