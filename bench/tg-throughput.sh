@@ -48,7 +48,9 @@ for b in $BOTS; do
 	esac
 done
 command -v node >/dev/null || die "node is required"
-command -v npm >/dev/null || die "npm is required"
+case " $BOTS " in
+*" grammy"*) command -v npm >/dev/null || die "npm is required" ;;
+esac
 command -v psql >/dev/null || die "psql is required (postgresql-client)"
 
 cd "$ROOT"
@@ -107,12 +109,17 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tg-bench.XXXXXX")
 chmod 0711 "$TMP"	# the postgres user must reach $TMP/pg
 
-say "installing grammy@$GRAMMY_VERSION pg@$PG_NPM_VERSION into $TMP/node"
 mkdir "$TMP/node"
-(cd "$TMP/node" && npm init -y >/dev/null &&
-    npm install --no-audit --no-fund --loglevel=error \
-    "grammy@$GRAMMY_VERSION" "pg@$PG_NPM_VERSION") >"$TMP/npm.log" 2>&1 ||
-	{ cat "$TMP/npm.log" >&2; die "npm install failed"; }
+case " $BOTS " in
+*" grammy"*)
+	say "installing grammy@$GRAMMY_VERSION pg@$PG_NPM_VERSION into" \
+	    "$TMP/node"
+	(cd "$TMP/node" && npm init -y >/dev/null &&
+	    npm install --no-audit --no-fund --loglevel=error \
+	    "grammy@$GRAMMY_VERSION" "pg@$PG_NPM_VERSION") >"$TMP/npm.log" \
+	    2>&1 || { cat "$TMP/npm.log" >&2; die "npm install failed"; }
+	;;
+esac
 
 mkdir "$TMP/pg"
 PGCONN=$("$ROOT/tests/lib/pgtmp" start "$TMP/pg")

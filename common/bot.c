@@ -45,6 +45,7 @@ struct bot_conf {
 	char		*webhook_secret;
 	const char	*db_url, *migrations;
 	int64_t		 connect_timeout_ms, statement_timeout_ms;
+	long long	 batch_updates;
 	const char	*listen;
 	int64_t		 stop_timeout_ms;
 };
@@ -206,6 +207,8 @@ bot_conf_rest(struct bot *b, char **cause)
 	    &c->connect_timeout_ms, cause) == -1 ||
 	    bc_conf_duration(cf, "database", "statement_timeout", 10000,
 	    &c->statement_timeout_ms, cause) == -1 ||
+	    bc_conf_int(cf, "database", "batch_updates", 50, 0, 50,
+	    &c->batch_updates, cause) == -1 ||
 	    bc_conf_str(cf, "http", "listen", NULL, &c->listen, cause) == -1 ||
 	    bc_conf_duration(cf, "bot", "stop_timeout", BOT_STOP_TIMEOUT_MS,
 	    &c->stop_timeout_ms, cause) == -1)
@@ -344,9 +347,12 @@ bot_me(const struct bc_tg_result *res, void *arg)
 		rc = bc_tg_start_webhook(b->env.tg, b->env.httpd,
 		    b->c.webhook_path, b->c.webhook_url, b->c.webhook_secret,
 		    bc_router_update_cb, b->env.router, &cause);
-	else
+	else {
+		bc_tg_set_batch_cb(b->env.tg, bc_router_batch_cb,
+		    b->env.router);
 		rc = bc_tg_start_polling(b->env.tg, bc_router_update_cb,
 		    b->env.router, &cause);
+	}
 	if (rc == -1) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -416,6 +422,7 @@ bot_open_tg(struct bot *b, char **cause)
 	ro.nadmins = b->c.nadmins;
 	ro.texts = d->texts;
 	ro.metrics = b->env.metrics;
+	ro.batch_max = (size_t)b->c.batch_updates;
 	ro.arg = d->arg;
 	b->env.router = bc_router_new(&ro, cause);
 	return b->env.router == NULL ? -1 : 0;

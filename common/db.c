@@ -37,6 +37,7 @@
 #define DB_REDACTED		"[redacted]"
 #define DB_STMT_CACHE_MAX	256	/* prepared statements per connection */
 #define DB_STMT_BUCKETS		128
+#define DB_DEFER_MAX		4	/* statements bc_db_defer() holds */
 
 /* A statement prepared on the current connection, found by its SQL. */
 struct db_stmt {
@@ -59,6 +60,9 @@ struct bc_db {
 	int64_t			 next_try_ms;	/* monotonic: next reconnect */
 	int			 in_tx;
 	int			 begin_pending;	/* BEGIN goes with the next */
+	const char		*defer[DB_DEFER_MAX];	/* go with the next,
+						   after the BEGIN */
+	size_t			 ndefer;
 	int			 tx_failed;	/* in_tx, but BEGIN failed */
 	int			 tx_lost;	/* in_tx, but the link died */
 	int			 lost;		/* last call: connection lost */
@@ -1097,9 +1101,37 @@ db_reset(struct bc_db *db)
 }
 
 /*
+ * db_pipe() of q[1..n] after the deferred statements, all in one
+ * pipeline; the results of q[1..n] stay in q. *failed as db_pipe()'s,
+ * counting the deferred statements first.
+ */
+static int
+db_pipe_deferred(struct bc_db *db, struct db_q *q, size_t n,
+    size_t *failed, char **cause)
+{
+	struct db_q *all;
+	size_t i, k = db->ndefer;
+	int rc;
+
+	all = xcalloc(k + n, sizeof *all);
+	for (i = 0; i < k; i++)
+		all[i].sql = db->defer[i];
+	memcpy(all + k, q, n * sizeof *q);
+	db->ndefer = 0;
+	rc = db_pipe(db, all, k + n, failed, cause);
+	memcpy(q, all + k, n * sizeof *q);
+	for (i = 0; i < k; i++)
+		q[0].stale |= all[i].stale;
+	db_q_clear(all, k);
+	free(all);
+	return rc;
+}
+
+/*
  * Run q[1..n] in one pipeline after the pending BEGIN, which goes as
- * q[0]. 0, or -1 with the error of the first statement that failed
- * (BEGIN's counts as q[1]'s: it fails the call that sent it).
+ * q[0], and the deferred statements. 0, or -1 with the error of the
+ * first statement that failed (BEGIN's and the deferred ones' count as
+ * q[1]'s: they fail the call that sent them).
  */
 static int
 db_run_list(struct bc_db *db, struct db_q *q, size_t n, char **cause)
@@ -1115,7 +1147,18 @@ db_run_list(struct bc_db *db, struct db_q *q, size_t n, char **cause)
 		q[0].sql = "BEGIN";
 	}
 	db->begin_pending = 0;
-	rc = db_pipe(db, q + !begin, n + begin, &failed, cause);
+	if (db->ndefer > 0 && begin) {
+		/* BEGIN first: it is q[0] of what is sent after the defers,
+		 * so send it with them. */
+		memmove(db->defer + 1, db->defer, db->ndefer *
+		    sizeof db->defer[0]);
+		db->defer[0] = "BEGIN";
+		db->ndefer++;
+		rc = db_pipe_deferred(db, q + 1, n, &failed, cause);
+	} else if (db->ndefer > 0)
+		rc = db_pipe_deferred(db, q + 1, n, &failed, cause);
+	else
+		rc = db_pipe(db, q + !begin, n + begin, &failed, cause);
 	if (rc == -1 && begin && failed == 0 && !db->lost) {
 		/* No transaction: fail what follows until the rollback. */
 		db->in_tx = db->tx_failed = 1;
@@ -1219,6 +1262,30 @@ bc_db_begin(struct bc_db *db, char **cause)
 	return 0;
 }
 
+int
+bc_db_defer(struct bc_db *db, const char *sql, char **cause)
+{
+	if (!db->in_tx || sql == NULL) {
+		db_set_cause(cause, "no transaction is open");
+		return -1;
+	}
+	if (db->ndefer >= DB_DEFER_MAX - 1) {	/* room for a BEGIN */
+		db_set_cause(cause, "too many deferred statements");
+		return -1;
+	}
+	db->defer[db->ndefer++] = sql;
+	return 0;
+}
+
+int
+bc_db_defer_cancel(struct bc_db *db, const char *sql)
+{
+	if (db->ndefer == 0 || db->defer[db->ndefer - 1] != sql)
+		return 0;
+	db->ndefer--;
+	return 1;
+}
+
 /* Send the pending BEGIN now (before a simple-protocol statement). */
 static int
 db_begin_now(struct bc_db *db, char **cause)
@@ -1226,7 +1293,7 @@ db_begin_now(struct bc_db *db, char **cause)
 	struct db_q q;
 	int rc;
 
-	if (!db->begin_pending)
+	if (!db->begin_pending && db->ndefer == 0)
 		return 0;
 	memset(&q, 0, sizeof q);
 	rc = db_run_list(db, &q, 0, cause);
@@ -1331,11 +1398,14 @@ bc_db_commit_with(struct bc_db *db, const struct bc_db_stmt *stmts,
 	else {
 		/* A failed transaction: COMMIT alone, which rolls it back. */
 		if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(db->conn) == PQTRANS_INERROR)
+		    PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
 			k = 0;
+			db->ndefer = 0;
+		}
 		rc = db_commit_run(db, stmts, n, k, res, cause);
 	}
 	db->in_tx = db->tx_lost = db->tx_failed = db->begin_pending = 0;
+	db->ndefer = 0;
 	return rc;
 }
 
@@ -1354,6 +1424,7 @@ bc_db_rollback(struct bc_db *db)
 	if (db == NULL)
 		return 0;
 	db->begin_pending = db->tx_failed = 0;
+	db->ndefer = 0;
 	if (db->tx_lost || db->conn == NULL ||
 	    PQstatus(db->conn) != CONNECTION_OK) {
 		/* The server ended the transaction with the session. */

@@ -12,6 +12,8 @@
 
 #include <sys/queue.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,6 +43,23 @@
 #define HTTP_MAX_HEADER_BYTES	(256 * 1024)
 #define HTTP_METHOD_MAX		32
 #define HTTP_USER_AGENT		"botfleet"
+/*
+ * Idle connections kept for reuse. curl's default (4 per easy handle
+ * added) shrinks the cache whenever fewer calls are in flight, closing
+ * keep-alive connections that the next burst must open again.
+ */
+#define HTTP_MAX_CONNECTS	64L
+/* Receive buffer per call (curl's default is 16 KiB): Bot API answers
+ * are mostly under 1 KiB, and a full getUpdates comes in a few reads. */
+#define HTTP_BUFFER_SIZE	4096L
+/*
+ * Trust anchors: a hashed certificate directory (c_rehash) lets OpenSSL
+ * load only the root a server's chain needs, where the whole bundle
+ * (~140 certificates, curl's default) costs about 1 MiB per process.
+ */
+#define HTTP_CA_DIR		"/etc/ssl/certs"
+/* Easy handles of finished calls kept (reset) for the next calls. */
+#define HTTP_IDLE_MAX		8
 
 /* A socket curl asked us to watch. */
 struct http_sock {
@@ -102,6 +121,10 @@ struct bc_http {
 	size_t			 ncalls;
 	int			 busy;
 	int			 dying;
+	CURL			*idle[HTTP_IDLE_MAX];
+	size_t			 nidle;
+	const char		*capath;	/* HTTP_CA_DIR, or NULL: curl's
+						   default bundle */
 };
 
 static const char *http_errnames[] = {
@@ -543,6 +566,11 @@ http_setup_common(struct bc_http_call *c, const struct bc_http_req *r)
 	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, HTTP_BUFFER_SIZE);
+	if (c->h->capath != NULL) {
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+		rc |= curl_easy_setopt(e, CURLOPT_CAPATH, c->h->capath);
+	}
 	rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, HTTP_USER_AGENT);
 	rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
@@ -565,9 +593,17 @@ http_setup_common(struct bc_http_call *c, const struct bc_http_req *r)
 static void
 http_call_free(struct bc_http_call *c)
 {
+	struct bc_http *h;
+
 	if (c == NULL)
 		return;
-	if (c->easy != NULL)
+	h = c->h;
+	if (c->easy != NULL && h != NULL && !h->dying &&
+	    h->nidle < HTTP_IDLE_MAX) {
+		/* Kept for the next call: fewer allocations per call. */
+		curl_easy_reset(c->easy);
+		h->idle[h->nidle++] = c->easy;
+	} else if (c->easy != NULL)
 		curl_easy_cleanup(c->easy);
 	curl_mime_free(c->mime);
 	curl_slist_free_all(c->hdrs);
@@ -603,8 +639,10 @@ http_call_new(struct bc_http *h, const struct bc_http_req *r, char **cause)
 	    r->backoff_max_ms : HTTP_BACKOFF_MAX_MS;
 	c->max_response = r->max_response != 0 ?
 	    r->max_response : HTTP_MAX_RESPONSE;
+	if (h->nidle > 0)
+		c->easy = h->idle[--h->nidle];
 	if ((c->retry = evtimer_new(h->base, http_retry_cb, c)) == NULL ||
-	    (c->easy = curl_easy_init()) == NULL) {
+	    (c->easy == NULL && (c->easy = curl_easy_init()) == NULL)) {
 		http_cause(cause, "cannot allocate an HTTP request");
 		goto fail;
 	}
@@ -778,6 +816,8 @@ http_destroy(struct bc_http *h)
 {
 	struct http_sock *s;
 
+	while (h->nidle > 0)
+		curl_easy_cleanup(h->idle[--h->nidle]);
 	curl_multi_cleanup(h->multi);
 	while ((s = LIST_FIRST(&h->socks)) != NULL) {
 		LIST_REMOVE(s, entry);
@@ -942,6 +982,26 @@ http_timer_fn(CURLM *m, long timeout_ms, void *userp)
 
 /* ------------------------------------------------------------ public */
 
+/* Is dir a hashed certificate directory (has a "5ad8a5d6.0" link)? */
+static int
+http_ca_dir_ok(const char *dir)
+{
+	struct dirent *d;
+	DIR *dp;
+	size_t i;
+	int ok = 0;
+
+	if ((dp = opendir(dir)) == NULL)
+		return 0;
+	while (!ok && (d = readdir(dp)) != NULL) {
+		for (i = 0; i < 8 && isxdigit((unsigned char)d->d_name[i]); i++)
+			;
+		ok = i == 8 && strcmp(d->d_name + 8, ".0") == 0;
+	}
+	closedir(dp);
+	return ok;
+}
+
 struct bc_http *
 bc_http_new(struct event_base *base, char **cause)
 {
@@ -962,6 +1022,7 @@ bc_http_new(struct event_base *base, char **cause)
 	}
 	h = xcalloc(1, sizeof *h);
 	h->base = base;
+	h->capath = http_ca_dir_ok(HTTP_CA_DIR) ? HTTP_CA_DIR : NULL;
 	TAILQ_INIT(&h->calls);
 	LIST_INIT(&h->socks);
 	if ((h->timer = evtimer_new(base, http_timer_ev_cb, h)) == NULL ||
@@ -975,6 +1036,8 @@ bc_http_new(struct event_base *base, char **cause)
 	rc |= curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
 	    http_timer_fn);
 	rc |= curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	rc |= curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+	    HTTP_MAX_CONNECTS);
 	if (rc != CURLM_OK) {
 		http_cause(cause, "cannot set up the HTTP client: %s",
 		    curl_multi_strerror(rc));

@@ -30,6 +30,12 @@
 #define ROUTER_CONFLICT_TRIES	3
 #define ROUTER_FLUSH_BATCH	64	/* accepted rows deleted at once */
 #define ROUTER_FLUSH_RETRY_MS	1000	/* after a failed flush */
+#define ROUTER_BATCH_MAX	50	/* updates per batch transaction: more
+					   subtransactions overflow the
+					   server's per-backend cache */
+#define ROUTER_SAVEPOINT	"SAVEPOINT bc_update"
+#define ROUTER_RELEASE		"RELEASE SAVEPOINT bc_update"
+#define ROUTER_ROLLBACK_TO	"ROLLBACK TO SAVEPOINT bc_update"
 #define RATE_RUN		60000	/* credit one run costs */
 
 /* One outbox row: written in the open transaction, then in flight. */
@@ -142,6 +148,22 @@ struct bc_router {
 	int64_t			 flush_ms;	/* opts.outbox_flush_ms */
 	struct bc_timer		*flush_timer;
 
+	size_t			 batch_max;	/* 0: one transaction an
+						   update */
+	int			 batch;		/* in a batch of updates */
+	int			 batch_tx;	/* its transaction is open */
+	int			 batch_failed;	/* its work is lost */
+	int			 batch_skip;	/* next batch: one by one */
+	size_t			 batch_n;	/* updates in batch_tx */
+	struct outbox_list	 batch_pending;	/* written by its commit */
+	int64_t			*bids;		/* the batch's update ids */
+	size_t			 nbids;
+	size_t			 bpos;		/* next one to pre-record */
+	int64_t			 pre[ROUTER_BATCH_MAX];	/* recorded by
+						   batch_tx's first statement */
+	unsigned char		 pre_st[ROUTER_BATCH_MAX];	/* PRE_* */
+	size_t			 npre;
+
 	struct rate_entry	**rate_tab;
 	size_t			 rate_mask;
 	struct rate_lru		 rate_lru;
@@ -154,6 +176,8 @@ static int	outbox_add(struct bc_router_ctx *, const char *, json_t *,
 static void	outbox_flush(struct bc_router *);
 static void	outbox_flush_soon(struct bc_router *);
 static void	outbox_flush_timer(void *);
+static int	tx_commit_rows(struct bc_router *, const struct bc_db_stmt *,
+		    struct outbox_list *, char **);
 static int	router_attempts(struct bc_router *, const struct bc_tg_update *,
 		    bc_cmd_fn *, void *, const struct bc_cmd_entry **, int *,
 		    char **);
@@ -472,6 +496,9 @@ bc_router_new(const struct bc_router_opts *o, char **cause)
 	r->clock_ms = o->clock_ms != NULL ? o->clock_ms : bc_now_ms;
 	r->arg = o->arg;
 	TAILQ_INIT(&r->inflight);
+	TAILQ_INIT(&r->batch_pending);
+	r->batch_max = o->batch_max > ROUTER_BATCH_MAX ? ROUTER_BATCH_MAX :
+	    o->batch_max;
 	r->flush_ms = o->outbox_flush_ms;
 	if (r->flush_ms >= 0)
 		r->flush_timer = bc_timer_new(outbox_flush_timer, r);
@@ -512,6 +539,7 @@ bc_router_free(struct bc_router *r)
 	if (r->ndone > 0 && !r->in_tx)
 		outbox_flush(r);
 	outbox_list_free(&r->inflight);
+	outbox_list_free(&r->batch_pending);
 	for (i = 0; i < r->ndone; i++)
 		free(r->done[i].error);
 	free(r->done);
@@ -1691,6 +1719,223 @@ ctx_release(struct bc_router_ctx *ctx)
 
 enum { TX_DONE = 0, TX_DUP, TX_FAILED, TX_LOST, TX_CONFLICT };
 
+/* An update recorded ahead: new (to be handled), handled, or seen before. */
+enum { PRE_NEW = 0, PRE_DONE, PRE_DUP };
+
+/* ------------------------------------------------------------ batches */
+
+/* The batch's transaction is lost: roll back, forget its replies. */
+static void
+batch_abort(struct bc_router *r)
+{
+	bc_db_rollback(r->db);
+	outbox_list_free(&r->batch_pending);
+	r->in_tx = r->batch_tx = 0;
+	r->batch_n = r->npre = 0;
+	r->batch_failed = 1;
+}
+
+/* The index of id among the updates recorded ahead, or -1. */
+static int
+batch_pre_find(const struct bc_router *r, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->npre; i++)
+		if (r->pre[i] == id)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Record in processed_updates, in the new transaction and one round trip
+ * with its BEGIN, the next batch_max updates of the batch from first
+ * on; those already there are duplicates. Updates not found this way
+ * are recorded one by one. 0, or -1 with *cause.
+ */
+static int
+batch_record(struct bc_router *r, int64_t first, char **cause)
+{
+	struct bc_db_res *res;
+	size_t i, k, n;
+	int64_t v;
+	char *arr;
+	int j;
+
+	r->npre = 0;
+	for (i = r->bpos; i < r->nbids && r->bids[i] != first; i++)
+		;
+	if (i == r->nbids)
+		return 0;
+	n = r->nbids - i < r->batch_max ? r->nbids - i : r->batch_max;
+	arr = router_id_array(r->bids + i, n);
+	res = bc_db_query(r->db, "INSERT INTO processed_updates (bot, "
+	    "update_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO "
+	    "NOTHING RETURNING update_id", BC_DB_P(r->bot, arr), cause);
+	free(arr);
+	if (res == NULL)
+		return -1;
+	for (k = 0; k < n; k++) {
+		r->pre[k] = r->bids[i + k];
+		r->pre_st[k] = PRE_DUP;
+	}
+	r->npre = n;
+	for (j = 0; j < bc_db_ntuples(res); j++)
+		if (bc_db_get_int64(res, j, 0, &v) == 0 &&
+		    (k = (size_t)batch_pre_find(r, v)) < n)
+			r->pre_st[k] = PRE_NEW;
+	bc_db_res_free(res);
+	r->bpos = i + n;
+	return 0;
+}
+
+/* Open the batch's transaction with the updates from first on. */
+static int
+batch_open(struct bc_router *r, int64_t first, char **cause)
+{
+	r->batch_tx = 1;
+	if (batch_record(r, first, cause) == 0)
+		return TX_DONE;
+	if (!bc_db_lost(r->db))
+		r->batch_skip = 1;	/* not again: one by one */
+	batch_abort(r);
+	return TX_LOST;
+}
+
+/* Undo the current update's work, keeping the batch's. 0 or -1. */
+static int
+batch_undo(struct bc_router *r)
+{
+	char *cause = NULL;
+
+	/* Nothing was sent since the savepoint: nothing to undo. */
+	if (bc_db_defer_cancel(r->db, ROUTER_SAVEPOINT))
+		return 0;
+	if (bc_db_exec(r->db, ROUTER_ROLLBACK_TO, 0, NULL, NULL,
+	    &cause) == -1 || bc_db_defer(r->db, ROUTER_RELEASE,
+	    &cause) == -1) {
+		router_dberr(r, "cannot roll back to the update's savepoint",
+		    cause);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Commit the batch's transaction with its outbox rows, then send them.
+ * 0, or -1 with the batch failed.
+ */
+static int
+batch_commit(struct bc_router *r)
+{
+	struct bc_db_stmt del = { "DELETE FROM processed_updates WHERE "
+	    "bot = $1 AND update_id = ANY($2::bigint[])", 2, NULL };
+	int64_t left[ROUTER_BATCH_MAX];
+	const char *p[2];
+	char *cause = NULL, *arr = NULL;
+	size_t i, n = 0;
+	int lost, rc;
+
+	/* Recorded ahead but not handled (a stop, a dropped update). */
+	for (i = 0; i < r->npre; i++)
+		if (r->pre_st[i] == PRE_NEW)
+			left[n++] = r->pre[i];
+	if (n > 0) {
+		arr = router_id_array(left, n);
+		p[0] = r->bot;
+		p[1] = arr;
+		del.params = p;
+	}
+	r->batch_tx = 0;
+	r->batch_n = r->npre = 0;
+	rc = tx_commit_rows(r, n > 0 ? &del : NULL, &r->batch_pending,
+	    &cause);
+	free(arr);
+	if (rc == 0) {
+		outbox_send_list(r, &r->batch_pending);
+		return 0;
+	}
+	lost = bc_db_lost(r->db);
+	router_dberr(r, "cannot commit a batch of updates; they will be "
+	    "handled again", cause);
+	if (lost)
+		r->next_prune_ms = 0;	/* it may have committed */
+	else
+		r->batch_skip = 1;	/* find the update at fault */
+	batch_abort(r);
+	return -1;
+}
+
+/* The update's work is done: keep it for the batch's commit. */
+static int
+batch_keep(struct bc_router_ctx *ctx, char **cause)
+{
+	struct bc_router *r = ctx->router;
+	int k;
+
+	r->in_tx = 0;
+	if (ctx->u != NULL &&
+	    (k = batch_pre_find(r, ctx->u->update_id)) >= 0)
+		r->pre_st[k] = PRE_DONE;
+	if (!bc_db_defer_cancel(ctx->db, ROUTER_SAVEPOINT) &&
+	    bc_db_defer(ctx->db, ROUTER_RELEASE, cause) == -1) {
+		outbox_list_free(&ctx->txn->pending);
+		batch_abort(r);
+		return TX_LOST;
+	}
+	TAILQ_CONCAT(&r->batch_pending, &ctx->txn->pending, entry);
+	if (++r->batch_n >= r->batch_max && batch_commit(r) == -1)
+		return TX_LOST;
+	return TX_DONE;
+}
+
+void
+bc_router_batch_begin(struct bc_router *r, const int64_t *ids, size_t n)
+{
+	if (r->batch_max == 0 || r->batch || r->in_tx ||
+	    bc_db_in_tx(r->db))
+		return;
+	r->batch_failed = 0;
+	if (r->batch_skip) {
+		r->batch_skip = 0;
+		return;
+	}
+	r->batch = 1;
+	r->bpos = r->npre = 0;
+	r->nbids = ids != NULL ? n : 0;
+	if (r->nbids > 0) {
+		r->bids = xreallocarray(NULL, r->nbids, sizeof *r->bids);
+		memcpy(r->bids, ids, r->nbids * sizeof *r->bids);
+	}
+}
+
+int
+bc_router_batch_end(struct bc_router *r)
+{
+	int failed;
+
+	if (r->batch_tx)
+		batch_commit(r);
+	failed = r->batch_failed;
+	r->batch = r->batch_failed = 0;
+	free(r->bids);
+	r->bids = NULL;
+	r->nbids = r->bpos = r->npre = 0;
+	return failed ? -1 : 0;
+}
+
+int
+bc_router_batch_cb(struct bc_tg *tg, int end, const int64_t *ids,
+    size_t n, void *arg)
+{
+	(void)tg;
+	if (!end) {
+		bc_router_batch_begin(arg, ids, n);
+		return 0;
+	}
+	return bc_router_batch_end(arg);
+}
+
 /*
  * Roll back the open transaction: TX_LOST when the connection died,
  * TX_CONFLICT after a serialization failure, a deadlock or a stale
@@ -1705,9 +1950,14 @@ tx_abort(struct bc_router_ctx *ctx)
 		rc = TX_LOST;
 	else if (bc_db_retryable(ctx->db))
 		rc = TX_CONFLICT;
-	bc_db_rollback(ctx->db);
 	ctx->router->in_tx = 0;
 	outbox_list_free(&ctx->txn->pending);
+	if (!ctx->router->batch_tx)
+		bc_db_rollback(ctx->db);
+	else if (rc == TX_LOST || batch_undo(ctx->router) == -1) {
+		batch_abort(ctx->router);
+		rc = TX_LOST;
+	}
 	return rc;
 }
 
@@ -1719,17 +1969,39 @@ tx_begin(struct bc_router_ctx *ctx, char **cause)
 	char id[BC_DB_INT64_BUFSZ];
 	int64_t n = 1;
 
-	if (bc_db_begin(ctx->db, cause) == -1)
+	int k = -1;
+
+	if (!r->batch_tx && bc_db_begin(ctx->db, cause) == -1)
 		return bc_db_lost(ctx->db) ? TX_LOST : TX_FAILED;
+	if (r->batch && !r->batch_tx && ctx->u != NULL &&
+	    batch_open(r, ctx->u->update_id, cause) != TX_DONE)
+		return TX_LOST;
+	if (r->batch_tx && ctx->u != NULL)
+		k = batch_pre_find(r, ctx->u->update_id);
+	if (k >= 0 && r->pre_st[k] != PRE_NEW)
+		return TX_DUP;	/* seen before, or done in this batch */
+	if (r->batch_tx && bc_db_defer(ctx->db, ROUTER_SAVEPOINT, cause) ==
+	    -1) {
+		batch_abort(r);
+		return TX_LOST;
+	}
 	r->in_tx = 1;
+	if (k >= 0)
+		return TX_DONE;	/* recorded with the transaction */
 	if (ctx->u != NULL && bc_db_exec(ctx->db, "INSERT INTO "
 	    "processed_updates (bot, update_id) VALUES ($1, $2) ON CONFLICT "
 	    "DO NOTHING", BC_DB_P(r->bot, bc_db_int64(id,
 	    ctx->u->update_id)), &n, cause) == -1)
 		return tx_abort(ctx);
 	if (n == 0) {
-		bc_db_rollback(ctx->db);
 		r->in_tx = 0;
+		if (!r->batch_tx)
+			bc_db_rollback(ctx->db);
+		else if (!bc_db_defer_cancel(ctx->db, ROUTER_SAVEPOINT) &&
+		    bc_db_defer(ctx->db, ROUTER_RELEASE, cause) == -1) {
+			batch_abort(r);
+			return TX_LOST;
+		}
 		return TX_DUP;
 	}
 	return TX_DONE;
@@ -1740,39 +2012,43 @@ tx_begin(struct bc_router_ctx *ctx, char **cause)
  * round trip; each item gets its row's id.
  */
 static int
-tx_commit_rows(struct bc_router_ctx *ctx, char **cause)
+tx_commit_rows(struct bc_router *r, const struct bc_db_stmt *first,
+    struct outbox_list *pending, char **cause)
 {
-	struct bc_router *r = ctx->router;
 	struct outbox_item *it;
 	struct outbox_ins *ins;
 	struct bc_db_stmt *st;
 	struct bc_db_res **res;
-	size_t n = 0, i = 0;
+	size_t n = 0, i = 0, o = first != NULL;
 	int rc;
 
-	TAILQ_FOREACH(it, &ctx->txn->pending, entry)
+	TAILQ_FOREACH(it, pending, entry)
 		n++;
 	ins = xcalloc(n + 1, sizeof *ins);
-	st = xcalloc(n + 1, sizeof *st);
-	res = xcalloc(n + 1, sizeof *res);
-	TAILQ_FOREACH(it, &ctx->txn->pending, entry) {
+	st = xcalloc(n + 2, sizeof *st);
+	res = xcalloc(n + 2, sizeof *res);
+	if (first != NULL)
+		st[0] = *first;
+	TAILQ_FOREACH(it, pending, entry) {
 		ins[i].text = json_dumps(it->params, JSON_COMPACT);
 		ins[i].p[0] = r->bot;
 		ins[i].p[1] = it->method;
 		ins[i].p[2] = ins[i].text;
 		ins[i].p[3] = bc_db_int64(ins[i].fl, it->flags);
-		st[i].sql = "INSERT INTO tg_outbox (bot, method, params, flags)"
-		    " VALUES ($1, $2, $3::jsonb, $4) RETURNING id";
-		st[i].nparams = 4;
-		st[i].params = ins[i].p;
+		st[i + o].sql = "INSERT INTO tg_outbox (bot, method, params, "
+		    "flags) VALUES ($1, $2, $3::jsonb, $4) RETURNING id";
+		st[i + o].nparams = 4;
+		st[i + o].params = ins[i].p;
 		i++;
 	}
-	rc = bc_db_commit_with(r->db, st, n, res, cause);
+	rc = bc_db_commit_with(r->db, st, n + o, res, cause);
+	bc_db_res_free(o ? res[0] : NULL);
 	i = 0;
-	TAILQ_FOREACH(it, &ctx->txn->pending, entry) {
-		if (rc == 0 && bc_db_get_int64(res[i], 0, 0, &it->id) == -1)
+	TAILQ_FOREACH(it, pending, entry) {
+		if (rc == 0 &&
+		    bc_db_get_int64(res[i + o], 0, 0, &it->id) == -1)
 			it->id = 0;
-		bc_db_res_free(res[i]);
+		bc_db_res_free(res[i + o]);
 		free(ins[i].text);
 		i++;
 	}
@@ -1788,7 +2064,9 @@ tx_commit(struct bc_router_ctx *ctx, char **cause)
 {
 	struct bc_router *r = ctx->router;
 
-	if (tx_commit_rows(ctx, cause) == -1) {
+	if (r->batch_tx)
+		return batch_keep(ctx, cause);
+	if (tx_commit_rows(r, NULL, &ctx->txn->pending, cause) == -1) {
 		r->in_tx = 0;
 		if (bc_db_lost(ctx->db)) {
 			/* The commit may have happened: look again later. */
@@ -1925,12 +2203,14 @@ bc_router_handle(struct bc_router *r, const struct bc_tg_update *u)
 	int64_t t0;
 	int rc, ret = 0, counted = 0;
 
-	if (u == NULL || r->in_tx || bc_db_in_tx(r->db)) {
+	if (u == NULL || r->in_tx || (bc_db_in_tx(r->db) && !r->batch_tx)) {
 		log_kv(LOG_LEVEL_WARN, "router: no update, or a transaction is "
 		    "already open", "bot", r->bot, NULL);
 		return -1;
 	}
-	if (router_ready(r) == -1)
+	if (r->batch_failed)
+		return -1;	/* the batch comes again */
+	if (!r->batch_tx && router_ready(r) == -1)
 		return -1;
 	t0 = r->clock_ms();
 	rc = router_attempts(r, u, router_dispatch, r->arg, &cmd, &counted,
@@ -1948,6 +2228,11 @@ bc_router_handle(struct bc_router *r, const struct bc_tg_update *u)
 		ret = router_poison(r, u);
 	} else
 		free(cause);
+	/* The last update recorded with the transaction: commit it. */
+	if (ret == 0 && r->batch_tx && r->npre > 0 &&
+	    batch_pre_find(r, u->update_id) == (int)r->npre - 1 &&
+	    batch_commit(r) == -1)
+		ret = -1;
 	outbox_flush_soon(r);
 	metric_update(r, bc_tg_update_type_name(u->type),
 	    cmd != NULL ? cmd->name : NULL, router_outcome(rc),

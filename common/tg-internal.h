@@ -244,6 +244,8 @@ struct bc_tg {
 	int		 in_handler;
 	void		*ucb;
 	void		*uarg;
+	void		*bcb;		/* bc_tg_batch_cb, or NULL */
+	void		*barg;
 	int64_t		 offset;
 	int64_t		 offset_sent;	/* in last getUpdates */
 	struct bc_http_call *poll_hc;

@@ -25,6 +25,15 @@
 
 #define TG_POLL_SLACK_MS	10000	/* HTTP timeout above the poll's */
 #define TG_POLL_LIMIT		100
+/*
+ * Backpressure: with this many calls waiting in the outgoing queue (the
+ * replies of ten full batches; over half a minute of sending at
+ * Telegram's 30/s), the next getUpdates waits until fewer do, checking
+ * every TG_BACKLOG_WAIT_MS: replies that could not leave sooner anyway
+ * do not pile up in memory.
+ */
+#define TG_BACKLOG_MAX		1000
+#define TG_BACKLOG_WAIT_MS	20
 #define TG_POLL_BACKOFF_MAX	60000
 #define TG_CONFLICT_MAX		300000
 #define TG_LOG_EXCERPT		200
@@ -121,6 +130,13 @@ out:
 	return rc == 0 ? 0 : -1;
 }
 
+void
+bc_tg_set_batch_cb(struct bc_tg *tg, bc_tg_batch_cb *cb, void *arg)
+{
+	tg->bcb = (void *)cb;
+	tg->barg = arg;
+}
+
 /* Ask Telegram to forget what we handled (at shutdown). */
 static void
 confirm_offset(struct bc_tg *tg)
@@ -136,19 +152,47 @@ confirm_offset(struct bc_tg *tg)
 	tg_enqueue(tg, "getUpdates", p, 0, NULL, NULL, NULL, 0, NULL, NULL);
 }
 
+/* Tell the batch callback which updates are coming. */
+static void
+batch_begin(struct bc_tg *tg, bc_tg_batch_cb *bcb, json_t *result)
+{
+	size_t i, k = 0, n = json_array_size(result);
+	int64_t *ids, id;
+	json_t *v;
+
+	ids = xreallocarray(NULL, n, sizeof *ids);
+	for (i = 0; i < n; i++) {
+		v = json_object_get(json_array_get(result, i), "update_id");
+		if (!json_is_integer(v) ||
+		    (id = json_integer_value(v)) < tg->offset)
+			continue;
+		ids[k++] = id;
+	}
+	(void)bcb(tg, 0, ids, k, tg->barg);
+	free(ids);
+}
+
 /* A batch of updates: handle in order until one asks to wait. */
 static void
 poll_batch(struct bc_tg *tg, json_t *result)
 {
+	bc_tg_batch_cb *bcb = (bc_tg_batch_cb *)tg->bcb;
 	int64_t before = tg->offset;
 	size_t i, n = json_array_size(result);
 	int again = 0;
 
+	if (bcb != NULL && n > 0)
+		batch_begin(tg, bcb, result);
 	for (i = 0; i < n && !tg->stopping && !tg->fatal; i++) {
 		if (handle_one(tg, json_array_get(result, i), 1) == -1) {
 			again = 1;
 			break;
 		}
+	}
+	if (bcb != NULL && n > 0 && bcb(tg, 1, NULL, 0, tg->barg) == -1) {
+		/* Nothing of the batch stuck: all of it again. */
+		tg->offset = before;
+		again = 1;
 	}
 	if (tg->stopping || tg->fatal) {
 		confirm_offset(tg);
@@ -237,6 +281,10 @@ poll_start(struct bc_tg *tg)
 
 	if (tg->stopping || tg->fatal || tg->poll_hc != NULL)
 		return;
+	if (tg->lim.nqueued >= TG_BACKLOG_MAX) {
+		poll_later(tg, TG_BACKLOG_WAIT_MS);
+		return;
+	}
 	p = json_pack("{s:I,s:i,s:i,s:O}", "offset", (json_int_t)tg->offset,
 	    "limit", TG_POLL_LIMIT, "timeout", tg->poll_timeout_s,
 	    "allowed_updates", tg->allowed_updates);

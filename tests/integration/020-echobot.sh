@@ -10,7 +10,7 @@
 TOKEN=123456:EchoTEST-token_x
 BAD=987654:NotKnownToTheFake_zz
 
-t_plan 19 020-echobot
+t_plan 20 020-echobot
 fake_start -t "$TOKEN"
 db_create echo020
 token_file "$W/token" "$TOKEN"
@@ -169,11 +169,24 @@ else
 	diag "$(texts 30003 | tail -n 1)"
 fi
 
-m=$(curl -sS "$H/metrics")
-check "/metrics counts the updates and the API calls" contains "$m" \
+curl -sS -o "$W/metrics.txt" "$H/metrics"
+m=$(cat "$W/metrics.txt")
+check "/metrics counts the updates, the API calls and the database" \
+    contains "$m" \
     'bot_updates_total{type="message",command="",outcome="ok"} 3' \
     'bot_updates_total{type="message",command="ping",outcome="ok"} 1' \
-    'tg_api_calls_total{method="sendMessage",result="ok"} 6'
+    'tg_api_calls_total{method="sendMessage",result="ok"} 6' \
+    'bot_handler_duration_seconds_count{type="message"} 6' \
+    'tg_queue_depth ' 'tg_flood_waits_total 0' \
+    'db_query_duration_seconds_count ' 'db_connected 1' \
+    '# TYPE db_errors_total counter' '# TYPE db_reconnects_total counter'
+if "$BOTFLEET_BUILD/tests/fakes/promcheck" "$W/metrics.txt" 2>"$W/pc.err"
+then
+	ok "/metrics is valid Prometheus text (promcheck)"
+else
+	not_ok "/metrics is valid Prometheus text (promcheck)"
+	diag "$(cat "$W/pc.err")"
+fi
 
 # ------------------------------------------------------------ one instance
 

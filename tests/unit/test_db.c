@@ -1195,6 +1195,96 @@ test_metrics(void **state)
 	bc_metrics_free(reg);
 }
 
+/* Deferred statements go with the next one, in the same round trip. */
+static void
+test_defer(void **state)
+{
+	static const char sp_bad[] = "SAVEPOINT a";
+	static const char rel_bad[] = "RELEASE SAVEPOINT nosuch";
+	struct bc_metrics *reg;
+	struct testdb t;
+	struct bc_db *db;
+	char *cause = NULL;
+	double trips;
+
+	(void)state;
+	reg = bc_metrics_new();
+	testdb_create(&t, "bc_db_defer");
+	db = testdb_open(&t, NULL);
+	testdb_exec(db, "CREATE TABLE t (v int PRIMARY KEY)");
+	bc_db_set_metrics(db, reg);
+	/* Outside a transaction: refused. */
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT a", &cause), -1);
+	assert_non_null(strstr(cause, "no transaction"));
+	free(cause);
+	cause = NULL;
+	trips = sample(reg, "db_query_duration_seconds_count");
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT a", &cause), 0);
+	testdb_exec(db, "INSERT INTO t VALUES (1)");
+	/* BEGIN, SAVEPOINT and the INSERT: one round trip. */
+	assert_true(sample(reg, "db_query_duration_seconds_count") ==
+	    trips + 1);
+	assert_int_equal(bc_db_defer(db, "RELEASE SAVEPOINT a", &cause), 0);
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT a", &cause), 0);
+	/* A failing statement, then back to the savepoint: the first
+	 * insert stays. */
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (1)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "23505");
+	free(cause);
+	cause = NULL;
+	assert_true(sample(reg, "db_query_duration_seconds_count") ==
+	    trips + 2);
+	assert_int_equal(bc_db_exec(db, "ROLLBACK TO SAVEPOINT a", 0, NULL,
+	    NULL, &cause), 0);
+	testdb_exec(db, "INSERT INTO t VALUES (2)");
+	/* Too many waiting. */
+	assert_int_equal(bc_db_defer(db, "RELEASE SAVEPOINT a", &cause), 0);
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT b", &cause), 0);
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT c", &cause), 0);
+	assert_int_equal(bc_db_defer(db, "SAVEPOINT d", &cause), -1);
+	free(cause);
+	cause = NULL;
+	/* The commit sends them first (a bad one would fail it). */
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
+	/* A deferred statement that fails fails the call that sends it. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_defer(db, "RELEASE SAVEPOINT nosuch", &cause),
+	    0);
+	assert_int_equal(bc_db_exec(db, "INSERT INTO t VALUES (3)", 0, NULL,
+	    NULL, &cause), -1);
+	assert_string_equal(bc_db_sqlstate(db), "3B001");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(bc_db_commit(db, &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(bc_db_in_tx(db), 0);
+	/* Rolled back with the rest: dropped. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_defer(db, "RELEASE SAVEPOINT nosuch", &cause),
+	    0);
+	assert_int_equal(bc_db_rollback(db), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 2);
+	/* Taken back while unsent: only the last, by pointer. */
+	assert_int_equal(bc_db_begin(db, &cause), 0);
+	assert_int_equal(bc_db_defer(db, sp_bad, &cause), 0);
+	assert_int_equal(bc_db_defer(db, rel_bad, &cause), 0);
+	assert_int_equal(bc_db_defer_cancel(db, sp_bad), 0);
+	assert_int_equal(bc_db_defer_cancel(db, rel_bad), 1);
+	assert_int_equal(bc_db_defer_cancel(db, rel_bad), 0);
+	assert_int_equal(bc_db_defer_cancel(db, sp_bad), 1);
+	/* Nothing bad is sent now. */
+	testdb_exec(db, "INSERT INTO t VALUES (9)");
+	assert_int_equal(bc_db_commit(db, &cause), 0);
+	assert_int_equal(testdb_int(db, "SELECT count(*) FROM t"), 3);
+	bc_db_close(db);
+	testdb_drop(&t);
+	bc_metrics_free(reg);
+}
+
 int
 main(void)
 {
@@ -1236,6 +1326,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("db", tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * router: commands, callbacks, conversations, exactly-once effects, the
- * outbox and the audit log, against a real PostgreSQL (one database per
- * test) and a recording fake in place of Telegram.
+ * outbox and the audit log, batches of updates in one transaction,
+ * against a real PostgreSQL (one database per test) and a recording fake
+ * in place of Telegram.
  */
 
 #include <errno.h>
@@ -207,6 +208,7 @@ struct fx {
 	int64_t		 flush_ms;	/* opts.outbox_flush_ms (-1 unless a
 					   test says otherwise) */
 	int		 deallocs;	/* DEALLOCATEs to come */
+	size_t		 batch_max;	/* opts.batch_max */
 };
 
 static int64_t	 fake_now = 1000000;
@@ -542,6 +544,7 @@ fx_router(struct fx *fx)
 	o.clock_ms = test_clock;
 	o.metrics = fx->metrics;
 	o.outbox_flush_ms = fx->flush_ms;
+	o.batch_max = fx->batch_max;
 	o.arg = fx;
 	fx->r = bc_router_new(&o, &cause);
 	if (fx->r == NULL)
@@ -1186,6 +1189,197 @@ test_outbox_row_refused(void **state)
 	assert_string_equal(fake_last_text(&fx->fake), "hello");
 }
 
+/* A router with batches of up to max updates a transaction. */
+static void
+fx_batches(struct fx *fx, size_t max)
+{
+	fx->batch_max = max;
+	fx_restart(fx);
+}
+
+/* Begin a batch of the updates with these ids, as tg would. */
+#define BATCH(fx, ...)							\
+	bc_router_batch_begin((fx)->r,					\
+	    (const int64_t []){ __VA_ARGS__ },				\
+	    sizeof((const int64_t []){ __VA_ARGS__ }) / sizeof(int64_t))
+
+static int64_t
+fx_processed(struct fx *fx)
+{
+	return testdb_int(fx->db, "SELECT count(*) FROM processed_updates");
+}
+
+/* One transaction for the batch; a failed handler stays alone. */
+static void
+test_batch(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_batches(fx, 50);
+	/* 6 is never handled (a stop): its record goes with the commit. */
+	BATCH(fx, 1, 2, 3, 4, 5, 6);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 2, USER2, USER2, "/start"), 0);
+	assert_int_equal(msg(fx, 3, USER, USER, "/fail"), 0);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);	/* again */
+	fx->conflicts = 1;
+	assert_int_equal(msg(fx, 4, USER, USER, "/conflict"), 0);
+	/* Unknown: a reply and no statement (the savepoint never sent). */
+	assert_int_equal(msg(fx, 5, USER, USER, "/help"), 0);
+	/* Nothing leaves before the commit. */
+	assert_int_equal(bc_db_in_tx(fx->db), 1);
+	assert_int_equal(fx->fake.n, 0);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	/* start x2, fail, conflict twice (retried at its savepoint). */
+	assert_int_equal(fx->calls, 5);
+	assert_int_equal(fx_effects(fx, "start"), 2);
+	assert_int_equal(fx_effects(fx, "fail"), 0);
+	assert_int_equal(fx_effects(fx, "conflict"), 1);
+	assert_int_equal(fx_processed(fx), 5);
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM "
+	    "processed_updates WHERE update_id = 6"), 0);
+	assert_int_equal(fake_count(&fx->fake, "sendMessage"), 5);
+	assert_string_equal(fx->fake.calls[2].text,
+	    "Sorry, something went wrong. Please try again later.");
+	assert_string_equal(fx->fake.calls[3].text, "done");
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM tg_outbox"),
+	    5);
+	fake_complete_all(&fx->fake);
+	assert_int_equal(testdb_int(fx->db, "SELECT count(*) FROM tg_outbox"),
+	    0);
+	/* Redelivered: all duplicates; 6 comes now. */
+	BATCH(fx, 1, 3, 6);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 3, USER, USER, "/fail"), 0);
+	assert_int_equal(fx->fake.n, 5);
+	assert_int_equal(msg(fx, 6, USER, USER, "/start"), 0);
+	/* The last one recorded: committed at once. */
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	assert_int_equal(fx->fake.n, 6);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx->calls, 6);
+	assert_int_equal(fx_processed(fx), 6);
+	/* Outside a batch: one transaction each, as without batches. */
+	assert_int_equal(msg(fx, 7, USER, USER, "/start"), 0);
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	assert_int_equal(fx->fake.n, 7);
+	/* Ids not announced: recorded one by one, still batched. */
+	BATCH(fx, 100);
+	assert_int_equal(msg(fx, 8, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 8, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 7);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx->fake.n, 8);
+	assert_int_equal(fx->calls, 8);
+}
+
+/* Every batch_max updates, a commit: their replies leave at once. */
+static void
+test_batch_max(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_batches(fx, 2);
+	BATCH(fx, 1, 2, 3, 4);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 0);
+	assert_int_equal(msg(fx, 2, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 2);
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	assert_int_equal(msg(fx, 3, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 2);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx->fake.n, 3);
+	assert_int_equal(fx_processed(fx), 3);
+	/* Without batch_max, begin and end change nothing. */
+	fake_complete_all(&fx->fake);
+	fx_batches(fx, 0);
+	BATCH(fx, 4, 5);
+	assert_int_equal(msg(fx, 4, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 1);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx_processed(fx), 4);
+}
+
+/* The database lost mid-batch: nothing of it stays, all comes again. */
+static void
+test_batch_lost(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_batches(fx, 50);
+	BATCH(fx, 10, 11, 12);
+	assert_int_equal(msg(fx, 10, USER, USER, "/start"), 0);
+	fx->lost_mode = 1;
+	assert_int_equal(msg(fx, 11, USER, USER, "/lost"), -1);
+	fx->lost_mode = 0;
+	assert_int_equal(msg(fx, 12, USER2, USER2, "/start"), -1);
+	assert_int_equal(bc_router_batch_end(fx->r), -1);
+	assert_int_equal(fx->calls, 2);
+	assert_int_equal(fx->fake.n, 0);
+	assert_int_equal(bc_db_in_tx(fx->db), 0);
+	fx->backend_pid = testdb_int(fx->db, "SELECT pg_backend_pid()");
+	assert_int_equal(fx_processed(fx), 0);
+	assert_int_equal(fx_effects(fx, "start"), 0);
+	/* Lost at the commit of the batch (after its last update). */
+	BATCH(fx, 10, 11, 12);
+	assert_int_equal(msg(fx, 10, USER, USER, "/start"), 0);
+	fx->lost_mode = 2;
+	assert_int_equal(msg(fx, 11, USER, USER, "/lost"), 0);
+	fx->lost_mode = 0;
+	assert_int_equal(bc_router_batch_end(fx->r), -1);
+	assert_int_equal(fx->fake.n, 0);
+	fx->backend_pid = testdb_int(fx->db, "SELECT pg_backend_pid()");
+	assert_int_equal(fx_processed(fx), 0);
+	/* Delivered again: each done once. */
+	BATCH(fx, 10, 11, 12);
+	assert_int_equal(msg(fx, 10, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 11, USER, USER, "/lost"), 0);
+	assert_int_equal(msg(fx, 12, USER2, USER2, "/start"), 0);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx_processed(fx), 3);
+	assert_int_equal(fx_effects(fx, "start"), 2);
+	assert_int_equal(fx_effects(fx, "lost"), 1);
+	assert_int_equal(fx->fake.n, 3);
+}
+
+/* A commit refused with the database up: the batch comes again one
+ * update a transaction, and only the update at fault fails. */
+static void
+test_batch_commit_refused(void **state)
+{
+	struct fx *fx = *state;
+
+	fx_batches(fx, 50);
+	BATCH(fx, 1, 2, 3);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(msg(fx, 2, USER, USER, "/nul"), 0);
+	/* The last one: the commit, refused. */
+	assert_int_equal(msg(fx, 3, USER2, USER2, "/start"), -1);
+	assert_int_equal(bc_router_batch_end(fx->r), -1);
+	assert_int_equal(fx->fake.n, 0);
+	assert_int_equal(fx_processed(fx), 0);
+	BATCH(fx, 1, 2, 3);
+	assert_int_equal(msg(fx, 1, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 1);	/* committed alone */
+	assert_int_equal(msg(fx, 2, USER, USER, "/nul"), 0);
+	assert_int_equal(msg(fx, 3, USER2, USER2, "/start"), 0);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx_processed(fx), 3);
+	assert_int_equal(fx_effects(fx, "start"), 2);
+	assert_int_equal(fx_effects(fx, "nul"), 0);
+	assert_int_equal(fx->fake.n, 3);
+	assert_string_equal(fx->fake.calls[1].text,
+	    "Sorry, something went wrong. Please try again later.");
+	/* And the batch after that is one transaction again. */
+	BATCH(fx, 4, 5);
+	assert_int_equal(msg(fx, 4, USER, USER, "/start"), 0);
+	assert_int_equal(fx->fake.n, 3);
+	assert_int_equal(bc_router_batch_end(fx->r), 0);
+	assert_int_equal(fx->fake.n, 4);
+}
+
 /* A prepared statement lost mid-transaction: run again, done once. */
 static void
 test_stale_statement_retried(void **state)
@@ -1378,6 +1572,10 @@ main(void)
 		T(test_outbox_refused_queue),
 		T(test_run_job),
 		T(test_outbox_row_refused),
+		T(test_batch),
+		T(test_batch_max),
+		T(test_batch_lost),
+		T(test_batch_commit_refused),
 		T(test_stale_statement_retried),
 		T(test_outbox_batched),
 		T(test_metrics),

@@ -868,6 +868,75 @@ test_polling_offsets(void **state)
 	assert_non_null(strstr(logged(), "malformed telegram update skipped"));
 }
 
+/* The batch callback: around each batch; -1 at the end takes the offset
+ * back to the batch's start. */
+struct batches {
+	int	 begins;
+	int	 ends;
+	size_t	 seen_at_end[8];
+	int	 fail_end;	/* fail this end (1-based), once */
+	struct handler *h;
+};
+
+static int
+batch_cb(struct bc_tg *tg, int end, const int64_t *ids, size_t n,
+    void *arg)
+{
+	struct batches *b = arg;
+
+	(void)tg;
+	if (!end) {
+		/* The batches are 30, 31 each time. */
+		assert_int_equal(n, 2);
+		assert_int_equal(ids[0], 30);
+		assert_int_equal(ids[1], 31);
+		b->begins++;
+		return 0;
+	}
+	assert_null(ids);
+	assert_int_equal(n, 0);
+	if (b->ends < 8)
+		b->seen_at_end[b->ends] = b->h->n;
+	b->ends++;
+	return b->ends == b->fail_end ? -1 : 0;
+}
+
+static void
+test_polling_batches(void **state)
+{
+	struct handler h = { .fail_once = -1 };
+	struct batches bt = { .fail_end = 1, .h = &h };
+	char *cause = NULL;
+
+	(void)state;
+	script("getUpdates", 200, "{\"ok\":true,\"result\":["
+	    "{\"update_id\":30,\"message\":{\"chat\":{\"id\":1}}},"
+	    "{\"update_id\":31,\"message\":{\"chat\":{\"id\":1}}}]}");
+	script("getUpdates", 200, "{\"ok\":true,\"result\":["
+	    "{\"update_id\":30,\"message\":{\"chat\":{\"id\":1}}},"
+	    "{\"update_id\":31,\"message\":{\"chat\":{\"id\":1}}}]}");
+	script("getUpdates", 200, "{\"ok\":true,\"result\":[]}");
+	bc_tg_set_batch_cb(F.tg, batch_cb, &bt);
+	assert_int_equal(bc_tg_start_polling(F.tg, handler_cb, &h, &cause),
+	    0);
+	assert_true(wait_seen("getUpdates", 4, 5000));
+	run_for(100);
+	/* Two batches with updates (an empty one calls nothing). */
+	assert_int_equal(bt.begins, 2);
+	assert_int_equal(bt.ends, 2);
+	assert_int_equal(bt.seen_at_end[0], 2);
+	assert_int_equal(bt.seen_at_end[1], 4);
+	/* The first batch was undone: fetched again with the offset it
+	 * was fetched with (none yet: 0). */
+	assert_int_equal(json_integer_value(json_object_get(nth_seen(
+	    "getUpdates", 1)->body, "offset")), 0);
+	assert_int_equal(json_integer_value(json_object_get(nth_seen(
+	    "getUpdates", 2)->body, "offset")), 32);
+	assert_int_equal(h.ids[2], 30);
+	assert_int_equal(h.ids[3], 31);
+	assert_int_equal(bc_tg_offset(F.tg), 32);
+}
+
 /* Stopping inside the handler: the rest of the batch waits, and the
  * offset reached is confirmed with one short getUpdates. */
 static void
@@ -1190,6 +1259,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_helpers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_polling_offsets, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_polling_batches, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_confirms, setup,
 		    teardown),

@@ -160,6 +160,24 @@ int	bc_db_commit_with(struct bc_db *, const struct bc_db_stmt *stmts,
 int	bc_db_rollback(struct bc_db *);
 int	bc_db_in_tx(const struct bc_db *);
 
+/*
+ * Queue sql, a statement without parameters ("SAVEPOINT s", "RELEASE
+ * SAVEPOINT s"), to go in the open transaction with the next statement
+ * sent, in the same round trip and before it (after a pending BEGIN).
+ * sql is borrowed until it is sent: pass a string constant. An error in
+ * it fails the call that sends it, as that call's own error would. At
+ * most 3 wait; bc_db_rollback() drops them, and a commit sends them
+ * first. 0, or -1 with *cause (caller frees) when no transaction is open
+ * or too many wait.
+ */
+int	bc_db_defer(struct bc_db *, const char *sql, char **cause);
+
+/*
+ * Take back the last statement deferred if it is sql (the same pointer)
+ * and still unsent: 1 when it was, else 0.
+ */
+int	bc_db_defer_cancel(struct bc_db *, const char *sql);
+
 /* Result access. Rows and columns count from 0; NULL results give 0. */
 int	bc_db_ntuples(const struct bc_db_res *);
 int	bc_db_nfields(const struct bc_db_res *);

@@ -228,6 +228,12 @@ struct bc_router_opts {
 					   0 = until the loop's next turn;
 					   < 0 = each at once, no timer */
 	void		*arg;		/* ctx->arg */
+	size_t		 batch_max;	/* > 0: the updates of one
+					   bc_router_batch_cb() batch share
+					   transactions of up to batch_max
+					   (at most 50) updates, each in a
+					   savepoint; 0: one transaction an
+					   update. See bc_router_batch_cb(). */
 };
 
 /*
@@ -267,6 +273,39 @@ int	bc_router_handle(struct bc_router *, const struct bc_tg_update *u);
 /* The same as a bc_tg_update_cb, with arg the router. */
 int	bc_router_update_cb(struct bc_tg *, const struct bc_tg_update *u,
 	    void *arg);
+
+/*
+ * Batches (opts.batch_max > 0): between bc_router_batch_begin() and
+ * bc_router_batch_end(), bc_router_handle() runs each update in a
+ * savepoint of a transaction shared with the updates before it (a new
+ * one every batch_max updates). ids (copied; may be NULL) are the
+ * update_ids of the batch in order: each transaction records the next
+ * batch_max of them in processed_updates with its first statement, so
+ * that an update handled costs one round trip (its handler's statements
+ * and the savepoint travel together) instead of three; rows recorded
+ * for updates that were not handled are deleted with the commit.
+ * Exactly once still holds: an update's effects, its processed_updates
+ * row and its outbox rows commit together. A handler
+ * that fails is rolled back to its savepoint (the others of the batch
+ * stay) and recorded with its apology as without batches. Replies leave
+ * after the commit of their transaction. When the database is lost, or
+ * a commit fails, the work not yet committed is rolled back,
+ * bc_router_handle() returns -1 for the rest of the batch and
+ * bc_router_batch_end() -1: the caller must deliver every update of the
+ * batch again (those committed are then skipped as duplicates). After a
+ * commit that failed with the database up, the next batch runs one
+ * transaction an update, to find the update at fault. A handler's
+ * effects outside the database (memory) stay when its batch is rolled
+ * back. Without batch_max, or for updates outside a batch, nothing
+ * changes. 0, or -1 as said.
+ */
+void	bc_router_batch_begin(struct bc_router *, const int64_t *ids,
+	    size_t n);
+int	bc_router_batch_end(struct bc_router *);
+
+/* Both as a bc_tg_batch_cb, with arg the router. */
+int	bc_router_batch_cb(struct bc_tg *, int end, const int64_t *ids,
+	    size_t n, void *arg);
 
 /*
  * Run fn (a scheduled job, a completion of a slow request) in a

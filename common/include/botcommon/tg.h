@@ -406,6 +406,24 @@ int	bc_tg_start_polling(struct bc_tg *, bc_tg_update_cb *cb, void *arg,
 	    char **cause);
 
 /*
+ * Called around each batch of updates that getUpdates returned (polling
+ * only), with end 0 before the first update's bc_tg_update_cb and end 1
+ * after the last one handled (also when one asked to see it again, and
+ * when stopping). At the start, ids (borrowed for the call) holds the
+ * update_id of the n updates of the batch that may reach the update
+ * callback, in order; at the end ids is NULL and n 0. Returning -1 at
+ * the end means the work of the whole batch is undone (a transaction for
+ * the batch that did not commit): the offset goes back to where the
+ * batch began, and the batch is fetched again after a backoff. The
+ * return value at the start is ignored.
+ */
+typedef int bc_tg_batch_cb(struct bc_tg *, int end, const int64_t *ids,
+	    size_t n, void *arg);
+
+/* Set (or, with a NULL cb, clear) the batch callback; arg is borrowed. */
+void	bc_tg_set_batch_cb(struct bc_tg *, bc_tg_batch_cb *cb, void *arg);
+
+/*
  * Webhook: add a POST route at path (copied) on httpd (borrowed; the route
  * points to the client, so free httpd before the client) and call
  * setWebhook with
