@@ -174,8 +174,9 @@ install: all
 	install -d $(DESTDIR)$(DATADIR)/botfleet/sql
 	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/botfleet/sql/
 	install -d $(DESTDIR)$(SYSCONFDIR)/botfleet/bots.d
-	for f in etc/*; do [ -f "$$f" ] || continue; \
-	    t=$(DESTDIR)$(SYSCONFDIR)/botfleet/$$(basename $$f); \
+	for f in etc/* etc/*/*; do [ -f "$$f" ] || continue; \
+	    t=$(DESTDIR)$(SYSCONFDIR)/botfleet/$${f#etc/}; \
+	    mkdir -p "$$(dirname "$$t")" || exit 1; \
 	    [ -e "$$t" ] || { $(SUBST) "$$f" >"$$t" && chmod 0644 "$$t"; } \
 	    || exit 1; done
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \

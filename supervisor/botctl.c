@@ -6,6 +6,15 @@
  *   botctl [-s SOCKET] start|stop|restart [--wait] [--timeout SEC] BOT...|all
  *   botctl [-s SOCKET] logs [-n N] [-f] BOT
  *   botctl [-s SOCKET] reload
+ *   botctl [-s SOCKET] mute BOT...|all DURATION   (30m, 2h, 1d12h, 90s)
+ *   botctl [-s SOCKET] unmute BOT...|all
+ *   botctl [-s SOCKET] alert-test
+ *
+ * mute: no Telegram alerts about the bots for DURATION (at most 30 days;
+ * kept in memory: a restart of botd forgets it); unmute ends it early and
+ * says how many alerts the mute suppressed. alert-test sends a test
+ * message to every admin chat of [botd] alert_chat_ids and prints
+ * Telegram's answer for each: exit 0 only if every chat accepted it.
  *
  * Exit codes: 0 done (status: every listed bot RUNNING), 1 an error
  * (cannot connect, permission denied, botd refused or timed out), 2 a
@@ -50,7 +59,10 @@ enum botctl_flags {
 	F_LOGS = (1 << 2),		/* -n N, -f */
 	F_ALL = (1 << 3),		/* "all" for every bot */
 	F_NAMES = (1 << 4),		/* the arguments are bot names */
+	F_DURATION = (1 << 5),		/* the last argument is a duration */
 };
+
+#define MUTE_MAX_SEC		(30 * 86400)
 
 struct botctl_opts {
 	int		 json;
@@ -76,6 +88,10 @@ static int	exec_simple(const struct botctl_cmd *, json_t *,
 		    const struct botctl_opts *);
 static int	exec_logs(const struct botctl_cmd *, json_t *,
 		    const struct botctl_opts *);
+static int	exec_mute(const struct botctl_cmd *, json_t *,
+		    const struct botctl_opts *);
+static int	exec_alert_test(const struct botctl_cmd *, json_t *,
+		    const struct botctl_opts *);
 
 static const struct botctl_cmd botctl_cmds[] = {
 	{ "status", "[--json] [BOT...]", 0, -1, F_JSON | F_NAMES,
@@ -88,6 +104,10 @@ static const struct botctl_cmd botctl_cmds[] = {
 	    F_WAIT | F_ALL | F_NAMES, exec_simple },
 	{ "logs", "[-n N] [-f] BOT", 1, 1, F_LOGS | F_NAMES, exec_logs },
 	{ "reload", "", 0, 0, 0, exec_simple },
+	{ "mute", "BOT...|all DURATION", 2, -1, F_ALL | F_NAMES | F_DURATION,
+	    exec_mute },
+	{ "unmute", "BOT...|all", 1, -1, F_ALL | F_NAMES, exec_mute },
+	{ "alert-test", "", 0, 0, 0, exec_alert_test },
 };
 
 static const char *socket_path;
@@ -399,7 +419,114 @@ exec_logs(const struct botctl_cmd *cmd, json_t *req,
 	}
 }
 
+/* mute, unmute: one line per bot. */
+static int
+exec_mute(const struct botctl_cmd *cmd, json_t *req,
+    const struct botctl_opts *o)
+{
+	json_t *reply = call(req, REPLY_TIMEOUT_MS), *list, *b, *until;
+	long long sup;
+	char when[32];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	(void)o;
+	list = json_object_get(reply, "bots");
+	for (i = 0; i < json_array_size(list); i++) {
+		b = json_array_get(list, i);
+		until = json_object_get(b, "muted_until");
+		sup = (long long)json_integer_value(json_object_get(b,
+		    "suppressed"));
+		if (json_is_integer(until)) {
+			t = (time_t)json_integer_value(until);
+			localtime_r(&t, &tm);
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z",
+			    &tm);
+			printf("%s: alerts muted until %s", json_string_value(
+			    json_object_get(b, "name")), when);
+			if (sup > 0)
+				printf(" (%lld suppressed so far)", sup);
+		} else
+			printf("%s: alerts on (%lld suppressed while muted)",
+			    json_string_value(json_object_get(b, "name")), sup);
+		putchar('\n');
+	}
+	json_decref(reply);
+	return strcmp(cmd->name, "mute") == 0 && i == 0 ? EXIT_ERROR : 0;
+}
+
+/* alert-test: Telegram's answer for each admin chat. */
+static int
+exec_alert_test(const struct botctl_cmd *cmd, json_t *req,
+    const struct botctl_opts *o)
+{
+	json_t *reply = call(req, REPLY_TIMEOUT_MS * 2), *list, *r, *e;
+	size_t i;
+	int rc = 0;
+
+	(void)cmd;
+	(void)o;
+	list = json_object_get(reply, "results");
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		errx(EXIT_ERROR, "malformed reply from botd: no \"results\"");
+	for (i = 0; i < json_array_size(list); i++) {
+		r = json_array_get(list, i);
+		printf("chat %lld: ", (long long)json_integer_value(
+		    json_object_get(r, "chat_id")));
+		if (json_is_true(json_object_get(r, "ok"))) {
+			printf("ok, message %lld\n", (long long)
+			    json_integer_value(json_object_get(r,
+			    "message_id")));
+			continue;
+		}
+		rc = EXIT_ERROR;
+		e = json_object_get(r, "error");
+		printf("failed: HTTP %lld, ", (long long)json_integer_value(
+		    json_object_get(r, "status")));
+		print_text(json_is_string(e) ? json_string_value(e) :
+		    "no answer");
+		putchar('\n');
+	}
+	json_decref(reply);
+	return rc;
+}
+
 /* ------------------------------------------------------------ main */
+
+/*
+ * A duration: groups of digits and a unit, d h m s, largest first
+ * ("1d12h", "30m", "90s"), or bare seconds. -1 when malformed.
+ */
+static double
+parse_duration(const char *s)
+{
+	static const char units[] = "dhms";
+	static const double secs[] = { 86400, 3600, 60, 1 };
+	const char *p = s, *u;
+	double total = 0;
+	long long v;
+	int last = -1;
+
+	if (*s == '\0')
+		return -1;
+	while (*p != '\0') {
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (v = 0; *p >= '0' && *p <= '9'; p++)
+			if ((v = v * 10 + (*p - '0')) > MUTE_MAX_SEC)
+				return -1;
+		if (*p == '\0' && last == -1)
+			return (double)v;
+		if (*p == '\0' || (u = strchr(units, *p)) == NULL ||
+		    u - units <= last)
+			return -1;
+		last = (int)(u - units);
+		total += (double)v * secs[last];
+		p++;
+	}
+	return total;
+}
 
 static const struct botctl_cmd *
 cmd_find(const char *name)
@@ -475,7 +602,17 @@ build_request(const struct botctl_cmd *cmd, const struct botctl_opts *o,
     int argc, char **argv)
 {
 	json_t *req = bc_ctl_request_new(cmd->name), *names;
+	double secs;
 	int i;
+
+	if (cmd->flags & F_DURATION) {
+		secs = parse_duration(argv[argc - 1]);
+		if (secs < 1 || secs > MUTE_MAX_SEC)
+			usage_error(cmd, "invalid duration: %s (1s to 30d, "
+			    "like 30m, 2h or 1d12h)", argv[argc - 1]);
+		json_object_set_new(req, "seconds", json_real(secs));
+		argc--;
+	}
 
 	if ((cmd->flags & F_ALL) && argc == 1 && strcmp(argv[0], "all") == 0)
 		json_object_set_new(req, "all", json_true());

@@ -1093,3 +1093,64 @@ child_memory(const struct bot *b)
 	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
 }
+
+/* VmRSS of pid in bytes, or 0. */
+static int64_t
+child_rss(pid_t pid)
+{
+	char path[64], buf[256];
+	long long pages = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%*s %lld", &pages) != 1 || pages < 0)
+		return 0;
+	return (int64_t)pages * sysconf(_SC_PAGESIZE);
+}
+
+void
+child_memory_all(child_memory_cb *cb, void *arg)
+{
+	struct procs ps = { NULL, 0 };
+	struct bot *b;
+	char *dir, *v, *in = NULL;
+	int64_t sum;
+	size_t i;
+	int scanned = 0;
+
+	TAILQ_FOREACH(b, &bots, entry) {
+		if ((dir = cg_dir(b)) != NULL) {
+			v = cg_read(dir, "memory.current");
+			free(dir);
+			if (v != NULL) {
+				cb(b, strtoll(v, NULL, 10), arg);
+				free(v);
+				continue;
+			}
+		}
+		if (b->pid == 0) {
+			cb(b, -1, arg);
+			continue;
+		}
+		if (!scanned) {
+			procs_scan(&ps);
+			in = xcalloc(ps.n == 0 ? 1 : ps.n, 1);
+			scanned = 1;
+		}
+		child_tree(b, &ps, in);
+		for (i = 0, sum = 0; i < ps.n; i++)
+			if (in[i])
+				sum += child_rss(ps.v[i].pid);
+		cb(b, sum, arg);
+	}
+	free(in);
+	procs_free(&ps);
+}

@@ -1,6 +1,10 @@
 /* botd.ini: the [botd] section and one [bot NAME] section per bot. */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -582,6 +586,144 @@ config_main(struct bc_conf *conf, struct botd_conf *c, char **cause)
 	return 0;
 }
 
+/* A Telegram bot token: digits, ':', then [A-Za-z0-9_-]. */
+static int
+config_token_valid(const char *t)
+{
+	const char *p = t;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == t || *p++ != ':' || *p == '\0')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return 0;
+	return 1;
+}
+
+/* alert_chat_ids: non-zero integers. */
+static int
+config_alert_chats(struct bc_conf *conf, struct botd_conf *c, char **cause)
+{
+	char **v = NULL, *end;
+	size_t i, n = 0;
+	long long id;
+
+	bc_conf_list(conf, "botd", "alert_chat_ids", &v, &n, cause);
+	c->alert_chats = xcalloc(n == 0 ? 1 : n, sizeof *c->alert_chats);
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		id = strtoll(v[i], &end, 10);
+		if (*end != '\0' || errno != 0 || id == 0) {
+			config_err(conf, "botd", "alert_chat_ids", cause,
+			    "'%s' is not a chat id", v[i]);
+			bc_conf_list_free(v, n);
+			return -1;
+		}
+		c->alert_chats[c->nalert_chats++] = id;
+	}
+	bc_conf_list_free(v, n);
+	return 0;
+}
+
+/* The alert_* keys of [botd]. */
+static int
+config_alerts(struct bc_conf *conf, struct botd_conf *c, char **cause)
+{
+	const char *url;
+	long long lines;
+	size_t len;
+	int r;
+
+	if ((r = bc_conf_secret(conf, "botd", "alert_token_file",
+	    "alert-token", 0, &c->alert_token, cause)) == -1 ||
+	    config_alert_chats(conf, c, cause) == -1 ||
+	    bc_conf_str(conf, "botd", "alert_api_url",
+	    "https://api.telegram.org", &url, cause) == -1 ||
+	    bc_conf_duration(conf, "botd", "alert_min_interval", 60000,
+	    &c->alert_interval_ms, cause) == -1 ||
+	    bc_conf_duration(conf, "botd", "alert_delay", 2000,
+	    &c->alert_delay_ms, cause) == -1 ||
+	    bc_conf_int(conf, "botd", "alert_log_lines", 20, 0,
+	    BOTD_TAIL_LINES, &lines, cause) == -1)
+		return -1;
+	c->alert_log_lines = (int)lines;
+	if (c->alert_token != NULL && !config_token_valid(c->alert_token))
+		return config_err(conf, "botd", "alert_token_file", cause,
+		    "the file does not hold a bot token (DIGITS:CHARS)");
+	if (c->alert_token != NULL && c->nalert_chats == 0)
+		return config_err(conf, "botd", "alert_token_file", cause,
+		    "alert_chat_ids is missing");
+	if (c->alert_token == NULL && c->nalert_chats > 0)
+		return config_err(conf, "botd", "alert_chat_ids", cause,
+		    "alert_token_file is missing");
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0)
+		return config_err(conf, "botd", "alert_api_url", cause,
+		    "not an http:// or https:// URL");
+	if (c->alert_interval_ms > 86400000 || c->alert_delay_ms > 600000)
+		return config_err(conf, "botd", c->alert_delay_ms > 600000 ?
+		    "alert_delay" : "alert_min_interval", cause,
+		    "too long (at most 1d, alert_delay 10m)");
+	c->alert_api_url = xstrdup(url);
+	len = strlen(c->alert_api_url);
+	while (len > 0 && c->alert_api_url[len - 1] == '/')
+		c->alert_api_url[--len] = '\0';
+	return 0;
+}
+
+/* 1 if the host part of HOST:PORT is a loopback address. */
+static int
+config_loopback(const char *listen)
+{
+	char host[64];
+	const char *colon;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n;
+
+	if (listen[0] == '[') {
+		if ((colon = strchr(listen, ']')) == NULL)
+			return 0;
+		n = (size_t)(colon - listen - 1);
+		if (n >= sizeof host)
+			return 0;
+		memcpy(host, listen + 1, n);
+		host[n] = '\0';
+		return inet_pton(AF_INET6, host, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	if ((colon = strrchr(listen, ':')) == NULL ||
+	    (n = (size_t)(colon - listen)) >= sizeof host)
+		return 0;
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* metrics_listen and metrics_public. */
+static int
+config_metrics(struct bc_conf *conf, struct botd_conf *c, char **cause)
+{
+	const char *l;
+
+	if (bc_conf_str(conf, "botd", "metrics_listen", NULL, &l,
+	    cause) == -1 ||
+	    bc_conf_bool(conf, "botd", "metrics_public", 0,
+	    &c->metrics_public, cause) == -1)
+		return -1;
+	if (l == NULL || *l == '\0' || strcmp(l, "no") == 0)
+		return 0;
+	if (!c->metrics_public && !config_loopback(l))
+		return config_err(conf, "botd", "metrics_listen", cause,
+		    "'%s' is not a loopback address (127.0.0.1:PORT, "
+		    "[::1]:PORT); set metrics_public = yes to allow it", l);
+	c->metrics_listen = xstrdup(l);
+	return 0;
+}
+
 /* Merge includes, then check the section names. */
 static int
 config_sections(struct bc_conf *conf, char **cause)
@@ -607,6 +749,8 @@ config_load(const char *path, char **cause)
 	if ((c->conf = bc_conf_load(path, cause)) == NULL ||
 	    config_sections(c->conf, cause) == -1 ||
 	    config_main(c->conf, c, cause) == -1 ||
+	    config_alerts(c->conf, c, cause) == -1 ||
+	    config_metrics(c->conf, c, cause) == -1 ||
 	    bc_conf_check_unused_section(c->conf, "botd", cause) == -1)
 		goto fail;
 	n = bc_conf_nsections(c->conf);
@@ -659,6 +803,10 @@ config_free(struct botd_conf *c)
 	free(c->state_dir);
 	free(c->lock_file);
 	free(c->cgroup);
+	bc_conf_secret_free(c->alert_token);
+	free(c->alert_chats);
+	free(c->alert_api_url);
+	free(c->metrics_listen);
 	bc_conf_free(c->conf);
 	free(c);
 }

@@ -58,6 +58,7 @@
 #define CONTROL_WAIT_MAX_MS	(3600 * 1000)
 #define CONTROL_LOGS_DEFAULT	20
 #define CONTROL_BATCH		32	/* requests per turn of the loop */
+#define CONTROL_MUTE_MAX_S	(30 * 86400)	/* longest mute */
 
 enum control_flags {
 	CONTROL_MUTATING = (1 << 0),	/* changes state: privileged only */
@@ -102,6 +103,7 @@ struct control_client {
 	struct bc_ctl_reader rd;
 	int		 cmd;		/* table index of a pending request */
 	struct control_wait *wait;	/* reading stops while one is set */
+	int		 held;		/* alert-test answers later: same */
 	char		 follow[BC_CTL_NAME_MAX + 1];	/* logs -f, or "" */
 	uint64_t	 dropped;	/* follow lines skipped */
 	int		 closing;	/* close once the output is sent */
@@ -124,6 +126,12 @@ static json_t	*cmd_logs(struct control_client *, json_t *, struct bot **,
 		    size_t);
 static json_t	*cmd_reload(struct control_client *, json_t *, struct bot **,
 		    size_t);
+static json_t	*cmd_mute(struct control_client *, json_t *, struct bot **,
+		    size_t);
+static json_t	*cmd_unmute(struct control_client *, json_t *, struct bot **,
+		    size_t);
+static json_t	*cmd_alert_test(struct control_client *, json_t *,
+		    struct bot **, size_t);
 
 static const struct control_cmd control_cmds[] = {
 	{ "status", "[BOT...]", 0, -1, CONTROL_ALL | CONTROL_NONE_ALL,
@@ -136,6 +144,11 @@ static const struct control_cmd control_cmds[] = {
 	    CONTROL_MUTATING | CONTROL_ALL, cmd_restart },
 	{ "logs", "BOT", 1, 1, CONTROL_PRIVATE, cmd_logs },
 	{ "reload", "", 0, 0, CONTROL_MUTATING, cmd_reload },
+	{ "mute", "BOT...|all DURATION", 1, -1,
+	    CONTROL_MUTATING | CONTROL_ALL, cmd_mute },
+	{ "unmute", "BOT...|all", 1, -1, CONTROL_MUTATING | CONTROL_ALL,
+	    cmd_unmute },
+	{ "alert-test", "", 0, 0, CONTROL_MUTATING, cmd_alert_test },
 };
 #define NCMDS		BC_NELEM(control_cmds)
 #define CMD_INVALID	NCMDS		/* unparseable or unknown */
@@ -239,6 +252,8 @@ client_free(struct control_client *c)
 	C.nclients--;
 	if (c->follow[0] != '\0' && !c->dead)
 		C.nfollowers--;
+	if (c->held)
+		alert_test_forget(c);
 	if (c->wait != NULL) {
 		bc_timer_free(c->wait->timer);
 		free(c->wait->names);
@@ -290,7 +305,7 @@ client_drop(struct control_client *c, const char *why)
 static void
 client_maybe_close(struct control_client *c)
 {
-	if (c->dead || !c->closing || c->wait != NULL ||
+	if (c->dead || !c->closing || c->wait != NULL || c->held ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
 	    bc_ctl_reader_pending(&c->rd) > 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
@@ -321,7 +336,7 @@ client_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->dead || c->wait != NULL)
+	if (c->dead || c->wait != NULL || c->held)
 		return;
 	bc_timer_start(c->idle, CONTROL_IDLE_MS);
 	if (!c->closing)
@@ -336,7 +351,7 @@ client_idle(void *arg)
 {
 	struct control_client *c = arg;
 
-	if (!c->dead && c->wait == NULL && c->follow[0] == '\0')
+	if (!c->dead && c->wait == NULL && !c->held && c->follow[0] == '\0')
 		client_drop(c, "idle");
 }
 
@@ -682,7 +697,7 @@ client_input(struct control_client *c)
 	int batch = 0;
 
 	for (;;) {
-		if (c->dead || c->wait != NULL)
+		if (c->dead || c->wait != NULL || c->held)
 			return;
 		if (c->follow[0] != '\0') {
 			evbuffer_drain(in, evbuffer_get_length(in));
@@ -1005,6 +1020,95 @@ cmd_reload(struct control_client *c, json_t *req, struct bot **list,
 	reply = bc_ctl_reply_error("reload failed: %s", cause);
 	free(cause);
 	return reply;
+}
+
+/* mute, unmute: {"bots":[{"name","muted_until","suppressed"}]}. */
+static json_t *
+mute_reply(struct bot **list, size_t n, int64_t ms)
+{
+	json_t *reply = bc_ctl_reply_ok(), *a = json_array(), *o;
+	uint64_t sup;
+	int64_t until;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		until = alert_mute(list[i]->conf->name, ms, &sup);
+		o = json_object();
+		json_object_set_new(o, "name", json_string(
+		    list[i]->conf->name));
+		json_object_set_new(o, "muted_until", until > 0 ?
+		    json_integer(until / 1000) : json_null());
+		json_object_set_new(o, "suppressed", json_integer(
+		    (json_int_t)sup));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(reply, "bots", a);
+	return reply;
+}
+
+static json_t *
+cmd_mute(struct control_client *c, json_t *req, struct bot **list,
+    size_t n)
+{
+	json_t *s = json_object_get(req, "seconds");
+	size_t i;
+
+	if (!json_is_number(s) || json_number_value(s) < 1 ||
+	    json_number_value(s) > CONTROL_MUTE_MAX_S)
+		return bc_ctl_reply_error("\"seconds\" must be a number from "
+		    "1 to %d", CONTROL_MUTE_MAX_S);
+	for (i = 0; i < n; i++)
+		log_info("control: mute %s for %.0f s (uid %u)",
+		    list[i]->conf->name, json_number_value(s),
+		    (unsigned)c->uid);
+	return mute_reply(list, n, (int64_t)(json_number_value(s) * 1000));
+}
+
+static json_t *
+cmd_unmute(struct control_client *c, json_t *req, struct bot **list,
+    size_t n)
+{
+	size_t i;
+
+	(void)req;
+	for (i = 0; i < n; i++)
+		log_info("control: unmute %s (uid %u)", list[i]->conf->name,
+		    (unsigned)c->uid);
+	return mute_reply(list, n, 0);
+}
+
+/* The answer of alert-test: reply, then read the next request. */
+static void
+alert_test_done(void *arg, json_t *reply)
+{
+	struct control_client *c = arg;
+
+	c->held = 0;
+	client_reply(c, (size_t)c->cmd, reply);
+	if (!c->dead)
+		event_active(c->kick, EV_READ, 0);
+}
+
+static json_t *
+cmd_alert_test(struct control_client *c, json_t *req, struct bot **list,
+    size_t n)
+{
+	char *cause = NULL;
+	json_t *reply;
+
+	(void)req;
+	(void)list;
+	(void)n;
+	log_info("control: alert-test (uid %u)", (unsigned)c->uid);
+	if (alert_test(alert_test_done, c, &cause) == -1) {
+		reply = bc_ctl_reply_error("%s", cause);
+		free(cause);
+		return reply;
+	}
+	c->held = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	bc_timer_stop(c->idle);
+	return NULL;
 }
 
 /* ------------------------------------------------------------ events */

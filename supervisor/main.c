@@ -52,7 +52,10 @@ static struct {
 	struct bc_timer	 *sd_watchdog;
 	int64_t		  sd_watchdog_ms;
 	char		  sd_status[128];
-} M = { NULL, -1, 0, NULL, NULL, NULL, -1, NULL, 0, "" };
+	int64_t		  started_wall;
+	char		 *marker;	/* STATE_DIR/botd.running */
+	char		 *unclean;	/* what the marker said, or NULL */
+} M = { NULL, -1, 0, NULL, NULL, NULL, -1, NULL, 0, "", 0, NULL, NULL };
 
 static void __attribute__((noreturn))
 usage(void)
@@ -144,6 +147,57 @@ sd_status(void)
 	memcpy(M.sd_status, buf, sizeof buf);
 	snprintf(msg, sizeof msg, "STATUS=%s", buf);
 	sd_send(msg);
+}
+
+/* ------------------------------------------------------------ marker */
+
+int64_t
+botd_started_wall(void)
+{
+	return M.started_wall;
+}
+
+/*
+ * STATE_DIR/botd.running exists while botd runs and is removed at a
+ * clean exit: found at start, the last botd did not stop cleanly. Read
+ * it (M.unclean), then write ours: "PID STARTED_MS".
+ */
+static void
+marker_take(void)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	xasprintf(&M.marker, "%s/botd.running", M.conf->state_dir);
+	if ((fd = open(M.marker, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, " \n")] = '\0';
+		xasprintf(&M.unclean, "%s", buf[0] != '\0' ? buf : "?");
+		log_warnx("the last botd (pid %s) did not stop cleanly",
+		    M.unclean);
+	}
+	snprintf(buf, sizeof buf, "%ld %lld\n", (long)getpid(),
+	    (long long)M.started_wall);
+	fd = open(M.marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (fd == -1 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
+		log_warn("cannot write %s", M.marker);
+	if (fd != -1)
+		close(fd);
+}
+
+/* A clean exit: no marker left. */
+static void
+marker_release(void)
+{
+	if (M.marker != NULL && unlink(M.marker) == -1)
+		log_warn("cannot remove %s", M.marker);
+	free(M.marker);
+	free(M.unclean);
+	M.marker = M.unclean = NULL;
 }
 
 /* ------------------------------------------------------------ status */
@@ -374,6 +428,12 @@ reload_globals(const struct botd_conf *running, struct botd_conf *nc)
 	reload_keep("state_dir", running->state_dir, &nc->state_dir);
 	reload_keep("lock_file", running->lock_file, &nc->lock_file);
 	reload_keep("cgroup", running->cgroup, &nc->cgroup);
+	reload_keep("metrics_listen", running->metrics_listen,
+	    &nc->metrics_listen);
+	if (running->metrics_public != nc->metrics_public)
+		log_warnx("reload: [botd] metrics_public changes only when "
+		    "botd restarts");
+	nc->metrics_public = running->metrics_public;
 	if (running->status_public != nc->status_public)
 		log_warnx("reload: [botd] status_public changes only when "
 		    "botd restarts");
@@ -438,6 +498,7 @@ botd_reload(char **cause)
 	config_free(M.conf);
 	M.conf = nc;
 	logs_set_total_max(nc->log_total_max);
+	alert_configure(nc);
 	while ((b = TAILQ_FIRST(&added)) != NULL) {
 		TAILQ_REMOVE(&added, b, entry);
 		TAILQ_INSERT_TAIL(&bots, b, entry);
@@ -564,6 +625,7 @@ setup(void)
 	if (mkdirs(M.conf->log_dir, 0750) == -1)
 		fatal("cannot create %s", M.conf->log_dir);
 	take_lock(M.conf->lock_file);
+	marker_take();
 	if (child_init(M.conf->cgroup, &cause) == -1) {
 		log_warnx("%s", cause);
 		exit(BC_EXIT_PERM);
@@ -583,6 +645,15 @@ setup(void)
 		log_warnx("%s", cause);
 		exit(BC_EXIT_TEMP);
 	}
+	if (metrics_listen(M.conf, &cause) == -1) {
+		log_warnx("%s", cause);
+		exit(BC_EXIT_TEMP);
+	}
+	alert_configure(M.conf);
+	if (M.unclean != NULL)
+		alert_botd("botd restarted after an unclean stop: the last "
+		    "botd (pid %s) was killed or crashed, or the machine went "
+		    "down; its bots are being started again", M.unclean);
 }
 
 /* Every configured bot; the autostart ones start (in parallel). */
@@ -617,6 +688,8 @@ teardown(void)
 	struct bot *b;
 
 	child_kill_orphans();
+	metrics_close();
+	alert_close();
 	control_close();
 	child_cleanup();
 	while ((b = TAILQ_FIRST(&bots)) != NULL) {
@@ -629,6 +702,7 @@ teardown(void)
 	if (M.notify_fd != -1)
 		close(M.notify_fd);
 	free(M.notify_path);
+	marker_release();
 	config_free(M.conf);
 	bc_ev_free();
 	if (M.lock_fd != -1)
@@ -680,6 +754,7 @@ main(int argc, char **argv)
 		return BC_EXIT_OK;
 	}
 	sd_init();
+	M.started_wall = bc_wall_ms();
 	setup();
 	start_bots();
 	sd_send("READY=1");

@@ -217,6 +217,7 @@ state_running(struct bot *b)
 	b->last_beat_ms = bc_now_ms();
 	log_info("bot %s: running (pid %ld)", b->conf->name, (long)b->pid);
 	state_set(b, STATE_RUNNING);
+	alert_bot_running(b);
 }
 
 /* Give up: one alert per crash loop, then a slow retry if configured. */
@@ -228,16 +229,21 @@ static void
 state_fatal(struct bot *b, int retry, const char *fmt, ...)
 {
 	va_list ap;
+	int64_t next = retry && b->conf->fatal_retry_ms > 0 ?
+	    b->conf->fatal_retry_ms : -1;
 
 	va_start(ap, fmt);
 	vsnprintf(b->fatal_reason, sizeof b->fatal_reason, fmt, ap);
 	va_end(ap);
-	if (!b->fatal_alerted)
+	if (!b->fatal_alerted) {
 		log_warnx("bot %s: gave up: %s", b->conf->name,
 		    b->fatal_reason);
-	else
+		alert_bot_fatal(b, next);
+	} else {
 		log_info("bot %s: still failing: %s", b->conf->name,
 		    b->fatal_reason);
+		alert_bot_died(b, next);
+	}
 	b->fatal_alerted = 1;
 	if (retry && b->conf->fatal_retry_ms > 0)
 		state_timer_start(b->timer, b->conf->fatal_retry_ms);
@@ -256,6 +262,7 @@ state_backoff(struct bot *b, int spawn_failed)
 	d = bc_backoff_delay(b->conf->backoff_initial_ms,
 	    b->conf->backoff_max_ms, STATE_JITTER, b->deaths - 1,
 	    bc_random_unit());
+	alert_bot_died(b, d == 0 && spawn_failed ? 1 : d);
 	if (d == 0 && !spawn_failed) {
 		state_spawn(b);
 		return;
@@ -295,6 +302,9 @@ state_death(struct bot *b, int spawn_failed)
 	if (c->restart == RESTART_NEVER || (c->restart ==
 	    RESTART_ON_FAILURE && b->last_cause == DEATH_EXIT &&
 	    b->last_code == 0)) {
+		/* A clean exit the policy does not restart is no alarm. */
+		if (b->last_cause != DEATH_EXIT || b->last_code != 0)
+			alert_bot_died(b, -1);
 		state_set(b, STATE_EXITED);
 		return;
 	}
@@ -620,7 +630,7 @@ json_t *
 bot_status_json(const struct bot *b)
 {
 	json_t *o = json_object();
-	int64_t now = bc_now_ms(), mem;
+	int64_t now = bc_now_ms(), mem, mute;
 
 	json_object_set_new(o, "name", json_string(b->conf->name));
 	json_object_set_new(o, "state", json_string(state_name(b->state)));
@@ -645,6 +655,9 @@ bot_status_json(const struct bot *b)
 	json_object_set_new(o, "status", json_string(b->status_text));
 	json_object_set_new(o, "fatal_reason", b->state == STATE_FATAL ?
 	    json_string(b->fatal_reason) : json_null());
+	mute = alert_muted_until(b->conf->name);
+	json_object_set_new(o, "alerts_muted_until", mute > 0 ?
+	    state_json_time(mute) : json_null());
 	if (b->log != NULL) {
 		json_object_set_new(o, "log_bytes",
 		    json_integer((json_int_t)logs_bytes(b->log)));

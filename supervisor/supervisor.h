@@ -86,6 +86,17 @@ struct botd_conf {
 	struct bot_conf	*bots;
 	size_t		 nbots;
 	struct bc_conf	*conf;			/* kept for section_equal */
+	/* Alerts to the admins on Telegram (alert.c); off without a token. */
+	char		*alert_token;		/* secret */
+	int64_t		*alert_chats;		/* chat ids */
+	size_t		 nalert_chats;
+	char		*alert_api_url;		/* no trailing '/' */
+	int64_t		 alert_interval_ms;	/* one message per bot per */
+	int64_t		 alert_delay_ms;	/* a first event waits this */
+	int		 alert_log_lines;
+	/* Prometheus metrics and /health (metrics.c). */
+	char		*metrics_listen;	/* NULL: off */
+	int		 metrics_public;	/* non-loopback allowed */
 };
 
 /* Load and validate; NULL with *cause ("FILE:LINE: reason"). */
@@ -244,6 +255,14 @@ void	child_kill_orphans(void);
 /* Memory in bytes of the bot (cgroup memory.current, else the main
  * process's VmRSS); -1 when unknown. */
 int64_t	child_memory(const struct bot *);
+/*
+ * Memory in bytes of every bot's whole tree, with one scan of /proc: the
+ * cgroup's memory.current where there is one, else the sum of VmRSS of
+ * the tree's processes. cb gets each bot of the list (with -1 when it has
+ * no process).
+ */
+typedef void child_memory_cb(struct bot *, int64_t bytes, void *arg);
+void	child_memory_all(child_memory_cb *cb, void *arg);
 
 /* ------------------------------------------------------------ logs.c */
 
@@ -352,6 +371,71 @@ typedef void control_count_cb(const char *cmd, const char *result,
 	    uint64_t n, void *arg);
 void	control_counters(control_count_cb *cb, void *arg);
 
+/* ------------------------------------------------------------ alert.c */
+
+/*
+ * Alerts to the admins on Telegram: the bot API's sendMessage through the
+ * library's asynchronous HTTP client, so nothing here ever blocks the
+ * loop. Events are kept per bot as counts (never as a queue of copies):
+ * a bot's first event waits alert_delay for a burst to gather, later ones
+ * at most one message per alert_interval; a message is rendered only when
+ * the sender is free, so an outage of the API ends in one summary per
+ * bot. Messages not tied to a bot wait in a queue of ALERT_QUEUE_MAX;
+ * overflow is counted and said in the next message.
+ */
+#define ALERT_QUEUE_MAX		32
+
+/* Take the [botd] alert_* settings (start and every reload); pending
+ * events stay. Alerts are off while conf has no token. */
+void	alert_configure(const struct botd_conf *);
+/* At exit: cancel what is in flight and free everything. */
+void	alert_close(void);
+/* The bot died unexpectedly; next_ms: its next start (-1: none). */
+void	alert_bot_died(struct bot *, int64_t next_ms);
+/* The bot went FATAL (the first time in a crash loop). */
+void	alert_bot_fatal(struct bot *, int64_t next_ms);
+/* The bot is RUNNING: "recovered" when it was FATAL. */
+void	alert_bot_running(struct bot *);
+/* A message not tied to a bot (botd restarted after an unclean stop). */
+void	alert_botd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Mute the bot's alerts until ms from now (0: unmute); returns the wall
+ * time muted until (0: not muted) and sets *suppressed to the events
+ * dropped by the mute that just ended or is running. */
+int64_t	alert_mute(const char *name, int64_t ms, uint64_t *suppressed);
+/* Wall ms the bot is muted until, 0 when it is not. */
+int64_t	alert_muted_until(const char *name);
+/*
+ * alert-test: send a test message to every admin chat now (outside the
+ * queue); cb(arg, reply) later gets the reply for botctl (a new
+ * reference it takes), with the API's answer per chat. 0, or -1 with
+ * *cause (alerts are off). alert_test_forget: arg is gone, never call it.
+ */
+typedef void alert_test_cb(void *arg, json_t *reply);
+int	alert_test(alert_test_cb *cb, void *arg, char **cause);
+void	alert_test_forget(void *arg);
+
+struct alert_stats {
+	int		 enabled;
+	uint64_t	 events;	/* recorded (not muted) */
+	uint64_t	 sent;		/* messages accepted, per chat */
+	uint64_t	 coalesced;	/* events merged into another message */
+	uint64_t	 dropped_queue;	/* queue full */
+	uint64_t	 rejected;	/* refused for good, per chat */
+	uint64_t	 muted;		/* events of muted bots */
+	uint64_t	 retries_429;
+	uint64_t	 retries_network;	/* and 5xx */
+	uint64_t	 pending;	/* messages not yet delivered */
+	double		 retry_wait_s;	/* waited for retry_after/backoff */
+};
+void	alert_get_stats(struct alert_stats *);
+
+/* ------------------------------------------------------------ metrics.c */
+
+/* Serve /metrics and /health on conf->metrics_listen (no-op if unset).
+ * 0, or -1 with *cause. */
+int	metrics_listen(const struct botd_conf *, char **cause);
+void	metrics_close(void);
+
 /* ------------------------------------------------------------ main.c */
 
 extern struct bot_list bots;
@@ -364,5 +448,7 @@ int	botd_lock_bot(struct bot *, char **cause);
 void	botd_write_status(const struct bot *);
 /* Something changed: refresh systemd STATUS= and wake waiters. */
 void	botd_changed(struct bot *);
+/* Wall ms when botd started. */
+int64_t	botd_started_wall(void);
 
 #endif /* BOTD_SUPERVISOR_H */

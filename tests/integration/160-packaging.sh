@@ -118,7 +118,9 @@ fi
 # Its commented-out [bot game] documents real keys: uncommented (lines
 # ";[" and ";key"), with the program and files made to exist, it passes.
 printf 'GAME_X=1\n' >"$W/game.env"
+(umask 077 && echo 1:alert-token >"$W/alert.token")
 sed -e 's/^;\([a-z[]\)/\1/' \
+    -e "s|^alert_token_file = .*|alert_token_file = $W/alert.token|" \
     -e "s|^exec = .*|exec = $BOTFLEET_BUILD/botd|" \
     -e "s|^user = .*|user = $(id -un)|" \
     -e "s|^env_file = .*|env_file = $W/game.env|" \
@@ -198,7 +200,8 @@ mk() {
 	    >>"$W/make.out" 2>&1
 }
 mk install || bail "make install failed: $(tail -n 20 "$W/make.out")"
-want="etc/botfleet/botd.ini
+conf=$(cd "$TOP" && ls etc/*.ini etc/*/* | sed 's|^etc/|etc/botfleet/|')
+want="$conf
 usr/bin/botctl
 usr/lib/systemd/system/botd.service
 usr/lib/sysusers.d/botfleet.conf
@@ -245,12 +248,12 @@ else
 fi
 
 # An edited botd.ini survives a second install, and uninstall leaves only
-# the configuration.
+# the configuration (botd's, the bots' and their data files in etc/NAME/).
 echo "; edited" >>"$D/etc/botfleet/botd.ini"
 mk install || bail "make install (again) failed"
 mk uninstall || bail "make uninstall failed"
-if [ "$(cd "$D" && find . -type f | sed 's|^\./||')" = \
-    etc/botfleet/botd.ini ] &&
+if [ "$(cd "$D" && find . -type f | sed 's|^\./||' | sort)" = \
+    "$(printf '%s\n' "$conf" | sort)" ] &&
     [ "$(tail -n 1 "$D/etc/botfleet/botd.ini")" = "; edited" ]; then
 	ok "reinstall keeps an edited botd.ini; uninstall removes all the rest"
 else

@@ -155,3 +155,100 @@ still_alive() {
 	done
 	return 0
 }
+
+# ------------------------------------------------------------------ alerts
+# Helpers of the 17x-botd-alerts* and metrics tests.
+#
+#   al_fake [ARGS]        tgfake knowing the alert bot $AL_TOKEN ($FAKE_URL),
+#                         the token in $W/alert.token (0600)
+#   al_conf FILE          bd_conf plus the alert keys: chats $AL_CHATS,
+#                         $AL_EXTRA lines, metrics on 127.0.0.1:0
+#   al_crasher NAME CODE  a bash bot $W/NAME.sh: it exits CODE while
+#                         $W/NAME/crashes (a number) is above 0, counting
+#                         it down, after logging an HTML-hostile line;
+#                         then READY=1 and sleeps
+#   al_bot FILE NAME CODE [LINES]  its [bot NAME] section
+#   al_msgs CHAT          the alert bot's messages in CHAT: $W/msgs.json
+#   al_count CHAT [LIKE]  how many there are (whose text is LIKE, SQL)
+#   al_texts CHAT         their texts, oldest first, one a line
+#   metrics_port [TAG]    botd's metrics port (from its log): $MPORT
+#   scrape [PATH]         GET PATH (/metrics) into $W/metrics.txt; prints
+#                         the HTTP status
+#   mval NAME{LABELS}     a sample's value in $W/metrics.txt ("" if none)
+AL_TOKEN=123456:ALERTtokenSECRET_xyz-987
+AL_CHATS="111, 222"
+
+al_fake() {
+	fake_start -t "$AL_TOKEN" "$@"
+	token_file "$W/alert.token" "$AL_TOKEN"
+}
+
+al_conf() {
+	bd_conf "$1"
+	cat >>"$1" <<EOF
+alert_token_file = $W/alert.token
+alert_chat_ids = $AL_CHATS
+alert_api_url = $FAKE_URL
+metrics_listen = 127.0.0.1:0
+${AL_EXTRA:-}
+EOF
+}
+
+al_crasher() {
+	mkdir -p "$W/$1"
+	cat >"$W/$1.sh" <<EOF
+#!/bin/bash
+n=\$(cat "$W/$1/crashes" 2>/dev/null || echo 0)
+echo "$1: starting <x1> & \"co\" \$n crashes to go"
+if [ "\$n" -gt 0 ]; then
+	echo \$((n - 1)) >"$W/$1/crashes"
+	echo "$1: fatal: the database is on fire" >&2
+	exit $2
+fi
+echo "$1: ready"
+[ -n "\${BOTD_NOTIFY_FD:-}" ] && echo READY=1 >&"\$BOTD_NOTIFY_FD"
+exec sleep 100000
+EOF
+	chmod 0755 "$W/$1.sh"
+}
+
+al_bot() {
+	al_crasher "$2" "$3"
+	printf '\n[bot %s]\nexec = %s\nstop_timeout = 5s\n%s\n' "$2" \
+	    "$W/$2.sh" "${4:-}" >>"$1"
+}
+
+al_msgs() {
+	curl -sS --max-time 60 "$FAKE_URL/_ctl/messages?chat_id=$1" \
+	    >"$W/msgs.json" 2>/dev/null || echo '{"result":[]}' >"$W/msgs.json"
+}
+
+al_count() {
+	al_msgs "$1"
+	json_sql "$W/msgs.json" "SELECT count(*) FROM
+	    jsonb_array_elements(:'j'::jsonb->'result') m
+	    WHERE m->>'text' LIKE '${2:-%}'" 2>/dev/null || echo -1
+}
+
+al_texts() {
+	al_msgs "$1"
+	json_sql "$W/msgs.json" "SELECT replace(m->>'text', E'\\n', ' | ')
+	    FROM jsonb_array_elements(:'j'::jsonb->'result') m
+	    ORDER BY (m->>'message_id')::bigint"
+}
+
+metrics_port() {
+	wait_until 20 "grep -q 'metrics: listening' '$W/${1:-botd}.err'" ||
+	    bail "no metrics port in botd's log"
+	MPORT=$(sed -n 's/.*metrics: listening.*(port \([0-9]*\)).*/\1/p' \
+	    "$W/${1:-botd}.err" | tail -n 1)
+}
+
+scrape() {
+	curl -sS --max-time 30 -o "$W/metrics.txt" -w '%{http_code}' \
+	    "http://127.0.0.1:$MPORT${1:-/metrics}"
+}
+
+mval() {
+	awk -v k="$1" '$1 == k { print $2 }' "$W/metrics.txt"
+}
