@@ -88,3 +88,47 @@ bc_buf_detach(struct bc_buf *b)
 	b->len = b->cap = 0;
 	return p;
 }
+
+char *
+bc_vtmpl(const char *tmpl, va_list ap)
+{
+	struct bc_buf out = BC_BUF_ZERO;
+	const char *p, *end, *k, *val, *v;
+	va_list aq;
+	size_t n;
+
+	for (p = tmpl; *p != '\0'; p++) {
+		if (*p != '{' || (end = strchr(p, '}')) == NULL) {
+			bc_buf_add(&out, p, 1);
+			continue;
+		}
+		n = (size_t)(end - p - 1);
+		v = NULL;
+		va_copy(aq, ap);
+		while (v == NULL && (k = va_arg(aq, const char *)) != NULL) {
+			val = va_arg(aq, const char *);
+			if (strlen(k) == n && strncmp(k, p + 1, n) == 0)
+				v = val;
+		}
+		va_end(aq);
+		if (v == NULL) {
+			bc_buf_add(&out, p, 1);
+			continue;
+		}
+		bc_buf_str(&out, v);
+		p = end;
+	}
+	return bc_buf_detach(&out);
+}
+
+char *
+bc_tmpl(const char *tmpl, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, tmpl);
+	s = bc_vtmpl(tmpl, ap);
+	va_end(ap);
+	return s;
+}

@@ -125,7 +125,6 @@ struct btc_texts {
 };
 extern const struct btc_texts btc_texts;
 
-char	*btc_text(const char *tmpl, ...) __attribute__((sentinel));
 void	 btc_fmt_usd(char *buf, size_t sz, int64_t cents, int with_cents);
 int	 btc_parse_usd(const char *s, int64_t *cents);
 

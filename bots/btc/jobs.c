@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include <botcommon/buf.h>
 #include <botcommon/db.h>
 #include <botcommon/ev.h>
 #include <botcommon/log.h>
@@ -101,7 +102,7 @@ alerts_fire(struct bc_router_ctx *ctx)
 		    bc_db_get_int64(res, i, 1, &t) == -1)
 			continue;
 		btc_fmt_usd(target, sizeof target, t, 1);
-		text = btc_text(btc_texts.reached, "price", price, "target",
+		text = bc_tmpl(btc_texts.reached, "price", price, "target",
 		    target, NULL);
 		rc = bc_router_send(ctx, chat, text, 0, NULL);
 		free(text);
@@ -186,7 +187,7 @@ live_pump(struct btc *b, int64_t cents)
 		return;
 	}
 	btc_fmt_usd(price, sizeof price, cents, 1);
-	text = btc_text(btc_texts.price, "price", price, NULL);
+	text = bc_tmpl(btc_texts.price, "price", price, NULL);
 	for (i = 0; i < bc_db_ntuples(res); i++) {
 		if (bc_db_get_int64(res, i, 0, &chat) == -1 ||
 		    bc_db_get_int64(res, i, 1, &gen) == -1 ||
@@ -253,7 +254,7 @@ live_edit(struct btc *b, int64_t cents)
 		return;
 	}
 	btc_fmt_usd(price, sizeof price, cents, 1);
-	text = btc_text(btc_texts.price, "price", price, NULL);
+	text = bc_tmpl(btc_texts.price, "price", price, NULL);
 	for (i = 0; i < bc_db_ntuples(res); i++) {
 		if (bc_db_get_int64(res, i, 0, &chat) == -1 ||
 		    bc_db_get_int64(res, i, 1, &gen) == -1 ||
@@ -287,7 +288,7 @@ announce_send(struct bc_router_ctx *ctx, int64_t last, int64_t cur)
 	for (k = from; rc == 0 && (up ? k <= cur : k > cur);
 	    k += up ? 1 : -1) {
 		btc_fmt_usd(step, sizeof step, k * b->c.step_cents, 0);
-		text = btc_text(up ? btc_texts.step_up : btc_texts.step_down,
+		text = bc_tmpl(up ? btc_texts.step_up : btc_texts.step_down,
 		    "step", step, NULL);
 		rc = bc_router_send(ctx, b->c.announce_chat, text, 0, NULL);
 		free(text);

@@ -104,7 +104,7 @@ alerts_full(struct bc_router_ctx *ctx)
 	if (n < b->c.max_alerts)
 		return 0;
 	snprintf(max, sizeof max, "%lld", b->c.max_alerts);
-	text = btc_text(btc_texts.too_many, "max", max, NULL);
+	text = bc_tmpl(btc_texts.too_many, "max", max, NULL);
 	rc = bc_router_reply(ctx, text, 0, NULL);
 	free(text);
 	return rc == -1 ? -1 : 1;
@@ -132,7 +132,7 @@ alerts_add(struct bc_router_ctx *ctx, int64_t target)
 		return btc_dberr("alerts", cause);
 	btc_fmt_usd(ts, sizeof ts, target, 1);
 	btc_fmt_usd(tol, sizeof tol, b->c.tolerance_cents, 0);
-	text = btc_text(btc_texts.alert_set, "target", ts, "tolerance", tol,
+	text = bc_tmpl(btc_texts.alert_set, "target", ts, "tolerance", tol,
 	    NULL);
 	rc = bc_router_reply(ctx, text, 0, NULL);
 	free(text);
@@ -212,7 +212,7 @@ cmd_list(struct bc_router_ctx *ctx)
 
 		bc_db_get_int64(res, i, 1, &t);
 		btc_fmt_usd(ts, sizeof ts, t, 1);
-		line = btc_text(btc_texts.list_item, "id", bc_db_get(res, i, 0),
+		line = bc_tmpl(btc_texts.list_item, "id", bc_db_get(res, i, 0),
 		    "target", ts, NULL);
 		bc_buf_printf(&out, "\n%s", line);
 		free(line);
@@ -257,10 +257,10 @@ alert_delete(struct bc_router_ctx *ctx, int64_t id, char **text)
 		return btc_dberr("alerts", cause);
 	if (bc_db_get_int64(res, 0, 0, &t) == 0) {
 		btc_fmt_usd(ts, sizeof ts, t, 1);
-		*text = btc_text(btc_texts.delete_done, "id", sid, "target", ts,
+		*text = bc_tmpl(btc_texts.delete_done, "id", sid, "target", ts,
 		    NULL);
 	} else
-		*text = btc_text(btc_texts.delete_none, "id", sid, NULL);
+		*text = bc_tmpl(btc_texts.delete_none, "id", sid, NULL);
 	bc_db_res_free(res);
 	return 0;
 }
@@ -279,7 +279,7 @@ delete_keyboard(struct bc_router_ctx *ctx, struct bc_db_res *res)
 
 		bc_db_get_int64(res, i, 1, &t);
 		btc_fmt_usd(ts, sizeof ts, t, 1);
-		label = btc_text(btc_texts.delete_button, "id",
+		label = bc_tmpl(btc_texts.delete_button, "id",
 		    bc_db_get(res, i, 0), "target", ts, NULL);
 		snprintf(data, sizeof data, CB_DELETE "%s",
 		    bc_db_get(res, i, 0));

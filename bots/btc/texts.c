@@ -1,16 +1,12 @@
 /*
- * The btc bot's message catalogue (English, as the original), the
- * "{name}" expansion of its templates, and dollar amounts in and out.
+ * The btc bot's message catalogue (English, as the original; "{name}"
+ * marks what bc_tmpl() fills in), and dollar amounts in and out.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <botcommon/buf.h>
-#include <botcommon/xmalloc.h>
 
 #include "btc.h"
 
@@ -54,46 +50,6 @@ const struct btc_texts btc_texts = {
 	.error = "Sorry, something went wrong. Please try again.",
 	.wait = "Not so fast: try again in {s} s.",
 };
-
-/*
- * Expand tmpl: each "{name}" is replaced by the value following name in
- * the NULL-terminated list of name, value pairs; an unknown name stays as
- * it is. Returns a string the caller frees.
- */
-char *
-btc_text(const char *tmpl, ...)
-{
-	struct bc_buf out = BC_BUF_ZERO;
-	const char *p, *end, *k, *v;
-	va_list ap;
-	size_t n;
-
-	for (p = tmpl; *p != '\0'; p++) {
-		if (*p != '{' || (end = strchr(p, '}')) == NULL) {
-			bc_buf_add(&out, p, 1);
-			continue;
-		}
-		n = (size_t)(end - p - 1);
-		v = NULL;
-		va_start(ap, tmpl);
-		while ((k = va_arg(ap, const char *)) != NULL) {
-			const char *val = va_arg(ap, const char *);
-
-			if (strlen(k) == n && strncmp(k, p + 1, n) == 0) {
-				v = val;
-				break;
-			}
-		}
-		va_end(ap);
-		if (v == NULL) {
-			bc_buf_add(&out, p, 1);
-			continue;
-		}
-		bc_buf_add(&out, v, strlen(v));
-		p = end;
-	}
-	return bc_buf_detach(&out);
-}
 
 /* cents as "65,000.00" (or "65,000" without cents) into buf. */
 void

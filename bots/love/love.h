@@ -79,6 +79,4 @@ struct love_texts {
 };
 extern const struct love_texts love_texts;
 
-char	*love_text(const char *tmpl, ...) __attribute__((sentinel));
-
 #endif /* LOVE_H */

@@ -143,7 +143,7 @@ love_report(struct bc_router_ctx *ctx, const char *cmd)
 
 	if (ctx->user_id != l->recipient || l->author == l->recipient)
 		return 0;
-	text = love_text(love_texts.used, "cmd", cmd, NULL);
+	text = bc_tmpl(love_texts.used, "cmd", cmd, NULL);
 	rc = bc_router_send(ctx, l->author, text, 0, NULL);
 	free(text);
 	return rc;
@@ -178,7 +178,7 @@ love_enter(struct bc_router_ctx *ctx, const char *cmd, int minday,
 		return 1;
 	love_date(l, minday, date, sizeof date);
 	snprintf(left, sizeof left, "%lld", (long long)(minday - *day));
-	text = love_text(love_texts.locked, "cmd", cmd, "date", date, "days",
+	text = bc_tmpl(love_texts.locked, "cmd", cmd, "date", date, "days",
 	    left, NULL);
 	if (ctx->u->type == BC_TG_UPDATE_CALLBACK_QUERY)
 		rc = bc_router_answer(ctx, text, 1);
@@ -211,14 +211,14 @@ commands_tail(struct love *l, struct bc_buf *out, int64_t day,
 		bc_buf_printf(out, "\n\n%s", love_texts.invite_hint);
 	if (together + 1 > 0 && (together + 1) % 100 == 0) {
 		snprintf(n, sizeof n, "%lld", (long long)(together + 1));
-		t = love_text(love_texts.hundred_tomorrow, "n", n, NULL);
+		t = bc_tmpl(love_texts.hundred_tomorrow, "n", n, NULL);
 		bc_buf_printf(out, "\n\n%s", t);
 		free(t);
 	}
 	for (i = 0; i < BC_NELEM(love_unlocks); i++)
 		if (day < love_unlocks[i].day) {
 			love_date(l, love_unlocks[i].day, date, sizeof date);
-			t = love_text(love_texts.commands_more, "date", date,
+			t = bc_tmpl(love_texts.commands_more, "date", date,
 			    NULL);
 			bc_buf_printf(out, "\n\n%s", t);
 			free(t);
@@ -248,7 +248,7 @@ cmd_commands(struct bc_router_ctx *ctx)
 	if (open == 0) {
 		bc_buf_release(&out);
 		love_date(l, love_unlocks[0].day, date, sizeof date);
-		text = love_text(love_texts.commands_none, "date", date, NULL);
+		text = bc_tmpl(love_texts.commands_none, "date", date, NULL);
 		rc = bc_router_reply(ctx, text, 0, NULL);
 		free(text);
 		return rc;
@@ -272,10 +272,10 @@ cmd_count(struct bc_router_ctx *ctx)
 	if (together < 0)
 		return bc_router_reply(ctx, love_texts.count_before, 0, NULL);
 	snprintf(n, sizeof n, "%lld", (long long)together);
-	text = love_text(love_texts.count, "n", n, NULL);
+	text = bc_tmpl(love_texts.count, "n", n, NULL);
 	if ((rc = bc_router_reply(ctx, text, 0, NULL)) == 0 &&
 	    together > 0 && together % 100 == 0) {
-		congrats = love_text(love_texts.count_congrats, "n", n, NULL);
+		congrats = bc_tmpl(love_texts.count_congrats, "n", n, NULL);
 		rc = bc_router_reply(ctx, congrats, 0, NULL);
 	}
 	free(text);
@@ -446,7 +446,7 @@ trivia_answer(struct bc_router_ctx *ctx, const struct bc_conv *c, long q,
 		score++;
 		text = xstrdup(love_texts.trivia_right);
 	} else
-		text = love_text(love_texts.trivia_wrong, "answer",
+		text = bc_tmpl(love_texts.trivia_wrong, "answer",
 		    lq->opts[lq->answer], NULL);
 	rc = bc_router_reply(ctx, text, 0, NULL);
 	free(text);
@@ -463,7 +463,7 @@ trivia_answer(struct bc_router_ctx *ctx, const struct bc_conv *c, long q,
 		return -1;
 	snprintf(s, sizeof s, "%lld", (long long)score);
 	snprintf(n, sizeof n, "%zu", l->nquiz);
-	text = love_text(love_texts.trivia_done, "score", s, "n", n, NULL);
+	text = bc_tmpl(love_texts.trivia_done, "score", s, "n", n, NULL);
 	rc = bc_router_reply(ctx, text, 0, NULL);
 	free(text);
 	return rc;
@@ -528,7 +528,7 @@ cmd_invite(struct bc_router_ctx *ctx)
 
 	if ((rc = love_enter(ctx, "invite", 3, 1, &day, &together)) != 1)
 		return rc;
-	text = love_text(love_texts.invite_author, "url",
+	text = bc_tmpl(love_texts.invite_author, "url",
 	    l->invite_url != NULL ? l->invite_url : "", NULL);
 	rc = bc_router_send(ctx, l->author, text, 0, NULL);
 	free(text);

@@ -1,12 +1,7 @@
 /*
- * The love bot's message catalogue (Russian, as the original) and the
- * "{name}" expansion of its templates.
+ * The love bot's message catalogue (Russian, as the original; "{name}"
+ * marks what bc_tmpl() fills in).
  */
-
-#include <stdarg.h>
-#include <string.h>
-
-#include <botcommon/buf.h>
 
 #include "love.h"
 
@@ -57,39 +52,3 @@ const struct love_texts love_texts = {
 	.desc_invite = "/invite — пригласить меня на свидание",
 };
 
-/*
- * Expand tmpl: each "{name}" is replaced by the value following name in
- * the NULL-terminated list of name, value pairs; an unknown name stays as
- * it is. Returns a string the caller frees.
- */
-char *
-love_text(const char *tmpl, ...)
-{
-	struct bc_buf out = BC_BUF_ZERO;
-	const char *p, *end, *k, *v, *val;
-	va_list ap;
-	size_t n;
-
-	for (p = tmpl; *p != '\0'; p++) {
-		if (*p != '{' || (end = strchr(p, '}')) == NULL) {
-			bc_buf_add(&out, p, 1);
-			continue;
-		}
-		n = (size_t)(end - p - 1);
-		v = NULL;
-		va_start(ap, tmpl);
-		while (v == NULL && (k = va_arg(ap, const char *)) != NULL) {
-			val = va_arg(ap, const char *);
-			if (strlen(k) == n && strncmp(k, p + 1, n) == 0)
-				v = val;
-		}
-		va_end(ap);
-		if (v == NULL) {
-			bc_buf_add(&out, p, 1);
-			continue;
-		}
-		bc_buf_str(&out, v);
-		p = end;
-	}
-	return bc_buf_detach(&out);
-}

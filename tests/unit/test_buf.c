@@ -83,6 +83,25 @@ test_hexval(void **state)
 	assert_int_equal(bc_hexval(0xff), -1);
 }
 
+static void
+test_tmpl(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = bc_tmpl("BTC is at ${price} (target ${target}), {x", "target",
+	    "70,000", "price", "65,000", NULL);
+	assert_string_equal(s, "BTC is at $65,000 (target $70,000), {x");
+	free(s);
+	/* Unknown names and empty braces stay; a value is not expanded. */
+	s = bc_tmpl("{a}{}{b}{nope}", "a", "{b}", "b", "", NULL);
+	assert_string_equal(s, "{b}{}{nope}");
+	free(s);
+	s = bc_tmpl("", NULL);
+	assert_string_equal(s, "");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -91,6 +110,7 @@ main(void)
 		cmocka_unit_test(test_printf),
 		cmocka_unit_test(test_detach),
 		cmocka_unit_test(test_hexval),
+		cmocka_unit_test(test_tmpl),
 	};
 
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);

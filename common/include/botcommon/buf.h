@@ -35,4 +35,13 @@ void	bc_buf_release(struct bc_buf *);
  * BC_BUF_ZERO again. */
 char	*bc_buf_detach(struct bc_buf *);
 
+/*
+ * A message template filled in: each "{name}" of tmpl is replaced by the
+ * value that follows name in the NULL-terminated list of name, value
+ * pairs (all strings); an unknown name, or a '{' without a '}', stays as
+ * it is. Returns a string the caller frees.
+ */
+char	*bc_tmpl(const char *tmpl, ...) __attribute__((sentinel));
+char	*bc_vtmpl(const char *tmpl, va_list);
+
 #endif /* BOTCOMMON_BUF_H */
