@@ -182,7 +182,12 @@ t_cleanup() {
 		    "DROP DATABASE IF EXISTS $tc_d WITH (FORCE)" \
 		    >/dev/null 2>&1
 	done
-	[ -n "$W" ] && rm -rf "$W"
+	# BOTFLEET_KEEP=1 keeps the work directory (logs) for a post-mortem.
+	if [ -n "$W" ] && [ "${BOTFLEET_KEEP:-0}" = 1 ]; then
+		echo "# kept $W" >&2
+	elif [ -n "$W" ]; then
+		rm -rf "$W"
+	fi
 }
 
 # ------------------------------------------------------------------ the fake
