@@ -61,7 +61,8 @@ endif
 
 # Rebuild everything when the flags change (git's GIT-CFLAGS).
 FLAGS_STAMP := $(B)/.flags
-FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS) $(DATADIR)
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS) $(DATADIR) \
+	$(LIBEXECDIR)
 $(shell mkdir -p $(B); \
 	[ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
 	echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
@@ -165,10 +166,12 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR)/botfleet
-	$(foreach p,$(filter-out %/botd,$(PROGRAMS)),install -D -m 0755 $(p) \
-	    $(DESTDIR)$(BINDIR)/$(notdir $(p));)
+	$(foreach p,$(filter-out %/botd %/botd-alert,$(PROGRAMS)),install -D \
+	    -m 0755 $(p) $(DESTDIR)$(BINDIR)/$(notdir $(p));)
 	$(foreach p,$(filter %/botd,$(PROGRAMS)),install -D -m 0755 $(p) \
 	    $(DESTDIR)$(SBINDIR)/$(notdir $(p));)
+	$(foreach p,$(filter %/botd-alert,$(PROGRAMS)),install -D -m 0755 $(p) \
+	    $(DESTDIR)$(LIBEXECDIR)/botfleet/$(notdir $(p));)
 	$(foreach p,$(BOTS),install -D -m 0755 $(p) \
 	    $(DESTDIR)$(LIBEXECDIR)/botfleet/$(notdir $(p));)
 	install -d $(DESTDIR)$(DATADIR)/botfleet/sql

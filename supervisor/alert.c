@@ -1,7 +1,19 @@
 /*
- * Alerts to the admins on Telegram: sendMessage through the library's
- * asynchronous HTTP client (curl multi on our libevent loop), so sending
- * never blocks or slows the supervisor.
+ * Alerts to the admins on Telegram: sendMessage, each request made by a
+ * helper process, botd-alert (alert-send.c), so that botd itself never
+ * maps libcurl and its TLS libraries (megabytes of a process that should
+ * stay small). Sending never blocks or slows the supervisor: the helper
+ * is forked and exec'd like a bot (signals blocked across fork, reset in
+ * the child), gets the request on its stdin (the URL, which holds the
+ * token, then the JSON body: nothing secret in its argv or environment),
+ * and its one-line JSON result is read from its stdout on the loop. Its
+ * exit is reaped by child_reap(), which hands our pids to
+ * alert_child_exited(): a helper is never taken for a bot or an orphan. A
+ * helper that hangs is killed ALERT_HELPER_GRACE_MS after its own
+ * timeout; one that dies or says nothing readable counts as a network
+ * error. Where it is: [botd] alert_helper, else BOTD_ALERT_HELPER
+ * (LIBEXECDIR/botfleet/botd-alert), else botd-alert beside botd's own
+ * executable (the build tree).
  *
  * Events are kept per bot as counts in a record, never as copies: a
  * bot's first event waits alert_delay for a burst to gather; after a
@@ -16,13 +28,21 @@
  * One message is delivered at a time, to each admin chat in turn: a 429
  * waits its retry_after, network errors and 5xx back off (1 s doubling to
  * 60 s, with jitter) and retry forever, other refusals (400, 401, 403) are
- * logged, counted and skipped. The token is only in the URL, which is
- * never logged (and is registered with log_redact()).
+ * logged, counted and skipped; a helper that could not be started waits
+ * as a network error does. The token is only in the URL, which goes to
+ * the helper's stdin and is never logged (and is registered with
+ * log_redact()).
  */
 
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include <botcommon/backoff.h>
@@ -37,7 +58,6 @@
 #include <botcommon/conf.h>
 #include <botcommon/ctl.h>
 #include <botcommon/ev.h>
-#include <botcommon/http.h>
 #include <botcommon/log.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
@@ -52,6 +72,14 @@
 #define ALERT_RETRY_AFTER_MAX	3600	/* seconds of a 429 honoured */
 #define ALERT_RECS_MAX		4096	/* bots with a record */
 #define ALERT_TESTS_MAX		4	/* alert-test requests at once */
+#define ALERT_CONNECT_MS	10000
+#define ALERT_HELPER_GRACE_MS	5000	/* past the helper's own timeout */
+#define ALERT_ANSWER_MAX	4096	/* the helper's result line */
+#define ALERT_HELPER_NAME	"botd-alert"
+#ifndef BOTD_ALERT_HELPER		/* set by supervisor/module.mk */
+#define BOTD_ALERT_HELPER	"/usr/local/libexec/botfleet/" \
+				ALERT_HELPER_NAME
+#endif
 
 /* The pending events of one bot, as counts. */
 struct alert_rec {
@@ -84,11 +112,46 @@ struct alert_msg {
 };
 TAILQ_HEAD(alert_msgs, alert_msg);
 
+/*
+ * What a helper said about one request: error NULL when Telegram
+ * answered (status, and in j the answer's ok, description, retry_after,
+ * message_id when it had them), else why not ("timeout", "connect", ...,
+ * or how the helper failed). Borrowed, valid during the callback.
+ */
+struct alert_resp {
+	long		 status;	/* HTTP status, 0 when none */
+	const char	*error;
+	const json_t	*j;		/* the helper's line: an object */
+};
+
+typedef void alert_call_cb(const struct alert_resp *, void *arg);
+
+/* One helper process: one request, one answer. */
+struct alert_call {
+	pid_t		 pid;		/* 0 once reaped */
+	int		 wstatus;	/* how it ended, once reaped */
+	int		 in_fd;		/* request pipe; -1 once written */
+	int		 out_fd;	/* answer pipe; -1 at its end */
+	struct event	*in_ev;
+	struct event	*out_ev;
+	char		*req;		/* URL (secret) and body */
+	size_t		 req_len;
+	size_t		 req_off;
+	char		 out[ALERT_ANSWER_MAX];
+	size_t		 out_len;
+	int		 hung;		/* killed by the timer */
+	struct bc_timer	*timer;
+	alert_call_cb	*cb;		/* NULL: answered or cancelled */
+	void		*arg;
+	LIST_ENTRY(alert_call) entry;
+};
+LIST_HEAD(alert_calls, alert_call);
+
 struct alert_test;
 
 struct alert_test_call {
 	struct alert_test	*t;
-	struct bc_http_call	*call;	/* NULL once answered */
+	struct alert_call	*call;	/* NULL once answered */
 	size_t			 i;
 };
 
@@ -108,21 +171,22 @@ static struct {
 	int		 init;
 	int		 enabled;
 	char		*token;		/* secret */
-	char		*url;		/* API/botTOKEN/sendMessage: secret */
+	char		*api_url;	/* alert_api_url */
 	int64_t		*chats;
 	size_t		 nchats;
 	int64_t		 interval_ms;
 	int64_t		 delay_ms;
 	int		 log_lines;
 	char		 host[64];
-	struct bc_http	*http;
+	char		*helper;	/* botd-alert's path */
+	struct alert_calls calls;	/* helpers not reaped yet */
 	struct bc_timer	*timer;
 	struct alert_recs recs;
 	size_t		 nrecs;
 	struct alert_msgs queue;
 	size_t		 nqueue;
 	struct alert_msg *cur;		/* being delivered */
-	struct bc_http_call *call;	/* in flight for cur */
+	struct alert_call *call;	/* in flight for cur */
 	int64_t		 retry_at;	/* monotonic; 0: not waiting */
 	unsigned	 failures;	/* network errors in a row */
 	uint64_t	 overflow;	/* dropped since the last message */
@@ -549,6 +613,376 @@ alert_muted_until(const char *name)
 	return r->muted_until;
 }
 
+/* ------------------------------------------------------------ helper */
+
+/*
+ * Where botd-alert is: the configured path; else the installed one; else
+ * the one beside botd's executable (a build tree). Caller frees.
+ */
+static char *
+alert_helper_path(const char *conf)
+{
+	char self[PATH_MAX], *p, *slash;
+	ssize_t n;
+
+	if (conf != NULL)
+		return xstrdup(conf);
+	if (access(BOTD_ALERT_HELPER, X_OK) == 0)
+		return xstrdup(BOTD_ALERT_HELPER);
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			xasprintf(&p, "%s/%s", self, ALERT_HELPER_NAME);
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return xstrdup(BOTD_ALERT_HELPER);
+}
+
+/* In the child: signals back to their defaults, the pipes as stdin and
+ * stdout (stderr stays botd's), no other fd, then exec. */
+static void __attribute__((noreturn))
+alert_exec(char *const argv[], int in, int out, pid_t parent)
+{
+	sigset_t none;
+	int sig, fd;
+
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Above 2 first: a pipe may be fd 0 or 1 if botd had them closed. */
+	if ((in = fcntl(in, F_DUPFD, 3)) == -1 ||
+	    (out = fcntl(out, F_DUPFD, 3)) == -1 ||
+	    dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
+		_exit(127);
+	close_range(3, ~0U, 0);
+	/* botd's low OOM score is not the helper's (as for the bots). */
+	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) !=
+	    -1) {
+		if (write(fd, "0", 1) != 1)
+			dprintf(2, "botd: alert: oom_score_adj: %s\n",
+			    strerror(errno));
+		close(fd);
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(127);
+	execv(argv[0], argv);
+	dprintf(2, "botd: alert: cannot run %s: %s\n", argv[0],
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+alert_call_close(struct alert_call *c)
+{
+	if (c->in_ev != NULL)
+		event_free(c->in_ev);
+	if (c->out_ev != NULL)
+		event_free(c->out_ev);
+	c->in_ev = c->out_ev = NULL;
+	if (c->in_fd != -1)
+		close(c->in_fd);
+	if (c->out_fd != -1)
+		close(c->out_fd);
+	c->in_fd = c->out_fd = -1;
+	bc_conf_secret_free(c->req);
+	c->req = NULL;
+	bc_timer_stop(c->timer);
+}
+
+static void
+alert_call_free(struct alert_call *c)
+{
+	alert_call_close(c);
+	bc_timer_free(c->timer);
+	LIST_REMOVE(c, entry);
+	free(c);
+}
+
+/* SIGKILL the helper (not reaped yet: its pid is still ours). */
+static void
+alert_call_kill(struct alert_call *c)
+{
+	if (c->pid != 0 && kill(c->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("alert: cannot kill helper %ld", (long)c->pid);
+}
+
+/* How the helper failed, for the log and alert-test. */
+static void
+alert_call_why(const struct alert_call *c, char *buf, size_t sz)
+{
+	if (WIFSIGNALED(c->wstatus))
+		snprintf(buf, sz, "%s killed by signal %s", ALERT_HELPER_NAME,
+		    config_signame(WTERMSIG(c->wstatus)));
+	else if (WIFEXITED(c->wstatus) && WEXITSTATUS(c->wstatus) != 0)
+		snprintf(buf, sz, "%s failed: exit %d", ALERT_HELPER_NAME,
+		    WEXITSTATUS(c->wstatus));
+	else
+		snprintf(buf, sz, "%s gave no answer", ALERT_HELPER_NAME);
+}
+
+/* Reaped and read to the end: the answer to the caller, then free. */
+static void
+alert_call_done(struct alert_call *c)
+{
+	struct alert_resp r = { 0, NULL, NULL };
+	alert_call_cb *cb = c->cb;
+	json_t *j = NULL, *e;
+	char why[128];
+
+	c->cb = NULL;
+	c->out[c->out_len] = '\0';
+	if (cb == NULL) {
+		alert_call_free(c);
+		return;
+	}
+	if (memchr(c->out, '\n', c->out_len) != NULL)
+		j = json_loads(c->out, JSON_DISABLE_EOF_CHECK, NULL);
+	e = json_object_get(j, "error");
+	if (c->hung)
+		r.error = "timeout";
+	else if (!json_is_object(j) || !json_is_string(e)) {
+		alert_call_why(c, why, sizeof why);
+		r.error = why;
+	} else {
+		r.status = (long)json_integer_value(json_object_get(j,
+		    "status"));
+		if (strcmp(json_string_value(e), "ok") != 0)
+			r.error = json_string_value(e);
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = json_object();
+	}
+	r.j = j;
+	cb(&r, c->arg);
+	json_decref(j);
+	alert_call_free(c);
+}
+
+static void
+alert_call_check(struct alert_call *c)
+{
+	if (c->pid == 0 && c->out_fd == -1)
+		alert_call_done(c);
+}
+
+static void	alert_call_in_cb(evutil_socket_t, short, void *);
+
+/* Write what is left of the request; the pipe is closed once done. */
+static void
+alert_call_write(struct alert_call *c)
+{
+	ssize_t n;
+
+	while (c->req_off < c->req_len) {
+		n = write(c->in_fd, c->req + c->req_off,
+		    c->req_len - c->req_off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (c->in_ev == NULL && ((c->in_ev = event_new(
+			    bc_ev_base(), c->in_fd, EV_WRITE | EV_PERSIST,
+			    alert_call_in_cb, c)) == NULL ||
+			    event_add(c->in_ev, NULL) == -1)) {
+				log_warnx("alert: cannot watch the helper");
+				break;
+			}
+			return;
+		}
+		if (n == -1)
+			break;		/* EPIPE: its exit says why */
+		c->req_off += (size_t)n;
+	}
+	if (c->in_ev != NULL)
+		event_free(c->in_ev);
+	c->in_ev = NULL;
+	close(c->in_fd);
+	c->in_fd = -1;
+	bc_conf_secret_free(c->req);
+	c->req = NULL;
+}
+
+static void
+alert_call_in_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	alert_call_write(arg);
+}
+
+/* Read the answer; at its end (or past ALERT_ANSWER_MAX), stop. */
+static void
+alert_call_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alert_call *c = arg;
+	size_t room;
+	ssize_t n;
+
+	(void)what;
+	for (;;) {
+		room = sizeof c->out - 1 - c->out_len;
+		if (room == 0) {
+			/* Not a helper's answer: enough. */
+			alert_call_kill(c);
+			break;
+		}
+		n = read(fd, c->out + c->out_len, room);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		c->out_len += (size_t)n;
+	}
+	event_free(c->out_ev);
+	c->out_ev = NULL;
+	close(c->out_fd);
+	c->out_fd = -1;
+	alert_call_check(c);
+}
+
+/* The helper outlived its timeout: kill it; it ends as a timeout. */
+static void
+alert_call_timer_cb(void *arg)
+{
+	struct alert_call *c = arg;
+
+	log_warnx("alert: %s (pid %ld) hangs; killing it", ALERT_HELPER_NAME,
+	    (long)c->pid);
+	c->hung = 1;
+	alert_call_kill(c);
+	alert_call_close(c);
+	alert_call_check(c);
+}
+
+/* Fork and exec the helper with argv, its pipes in c. */
+static int
+alert_call_spawn(struct alert_call *c, char *const argv[], char **cause)
+{
+	sigset_t all, old;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	pid_t parent = getpid();
+
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1) {
+		xasprintf(cause, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	/* As child_spawn(): no libevent handler may run in the child. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if ((c->pid = fork()) == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		c->pid = 0;
+		xasprintf(cause, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (c->pid == 0)
+		alert_exec(argv, in[0], out[1], parent);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(in[0]);
+	close(out[1]);
+	c->in_fd = in[1];
+	c->out_fd = out[0];
+	return 0;
+fail:
+	if (in[0] != -1) {
+		close(in[0]);
+		close(in[1]);
+	}
+	if (out[0] != -1) {
+		close(out[0]);
+		close(out[1]);
+	}
+	return -1;
+}
+
+/*
+ * POST body to the API's method through a helper: cb(resp, arg) runs
+ * later from the loop, exactly once unless the call is cancelled first.
+ * Returns the call, or NULL with *cause when no helper could be started.
+ */
+static struct alert_call *
+alert_call_start(const char *method, const json_t *body, int64_t timeout_ms,
+    alert_call_cb *cb, void *arg, char **cause)
+{
+	struct alert_call *c;
+	char *json, copt[] = "-c", topt[] = "-t", tmo[24], con[24];
+	char *argv[] = { A.helper, copt, con, topt, tmo, NULL };
+
+	snprintf(tmo, sizeof tmo, "%lld", (long long)timeout_ms);
+	snprintf(con, sizeof con, "%d", timeout_ms < ALERT_CONNECT_MS ?
+	    (int)timeout_ms : ALERT_CONNECT_MS);
+	c = xcalloc(1, sizeof *c);
+	c->in_fd = c->out_fd = -1;
+	if ((json = json_dumps(body, JSON_COMPACT)) == NULL)
+		fatalx("alert: out of memory");
+	c->req_len = (size_t)xasprintf(&c->req, "%s/bot%s/%s\n%s",
+	    A.api_url, A.token, method, json);
+	free(json);
+	if ((c->timer = bc_timer_new(alert_call_timer_cb, c)) == NULL)
+		fatalx("cannot create an alert timer");
+	LIST_INSERT_HEAD(&A.calls, c, entry);
+	if (alert_call_spawn(c, argv, cause) == -1) {
+		alert_call_free(c);
+		return NULL;
+	}
+	c->cb = cb;
+	c->arg = arg;
+	if (fcntl(c->in_fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(c->out_fd, F_SETFL, O_NONBLOCK) == -1 ||
+	    (c->out_ev = event_new(bc_ev_base(), c->out_fd,
+	    EV_READ | EV_PERSIST, alert_call_out_cb, c)) == NULL ||
+	    event_add(c->out_ev, NULL) == -1) {
+		/* It runs: killed, reaped and answered as failed. */
+		log_warn("alert: cannot watch the helper");
+		alert_call_kill(c);
+		alert_call_close(c);
+		return c;
+	}
+	bc_timer_start(c->timer, timeout_ms + ALERT_HELPER_GRACE_MS);
+	alert_call_write(c);
+	return c;
+}
+
+/* Forget c's answer: the helper is killed, reaped later. NULL, or a call
+ * from inside its own callback, is a no-op. */
+static void
+alert_call_cancel(struct alert_call *c)
+{
+	if (c == NULL || c->cb == NULL)
+		return;
+	c->cb = NULL;
+	alert_call_kill(c);
+	alert_call_close(c);
+	alert_call_check(c);
+}
+
+int
+alert_child_exited(pid_t pid, int status)
+{
+	struct alert_call *c;
+
+	if (!A.init)
+		return 0;
+	LIST_FOREACH(c, &A.calls, entry)
+		if (c->pid == pid)
+			break;
+	if (c == NULL)
+		return 0;
+	c->pid = 0;
+	c->wstatus = status;
+	alert_call_check(c);
+	return 1;
+}
+
 /* ------------------------------------------------------------ sending */
 
 /* The next message to deliver: the queue first, then a due record. */
@@ -625,27 +1059,24 @@ enum alert_result {
 };
 
 /* What an answer of sendMessage means; *retry_s for a 429, *desc is
- * borrowed from *j (the parsed body the caller frees). */
+ * borrowed from resp. */
 static enum alert_result
-alert_classify(const struct bc_http_resp *resp, json_t **j, int64_t *retry_s,
+alert_classify(const struct alert_resp *resp, int64_t *retry_s,
     const char **desc)
 {
-	json_t *ra;
+	const json_t *j = resp->j, *ra;
 
-	*j = NULL;
-	*desc = bc_http_strerror(resp->error);
-	if (resp->error != BC_HTTP_OK)
+	*desc = resp->error;
+	if (resp->error != NULL)
 		return ALERT_RETRY;
-	*j = json_loadb(resp->body, resp->body_len, 0, NULL);
-	if (json_is_string(json_object_get(*j, "description")))
-		*desc = json_string_value(json_object_get(*j, "description"));
+	if (json_is_string(json_object_get(j, "description")))
+		*desc = json_string_value(json_object_get(j, "description"));
 	else
 		*desc = "no description";
-	if (resp->status == 200 && json_is_true(json_object_get(*j, "ok")))
+	if (resp->status == 200 && json_is_true(json_object_get(j, "ok")))
 		return ALERT_OK;
 	if (resp->status == 429) {
-		ra = json_object_get(json_object_get(*j, "parameters"),
-		    "retry_after");
+		ra = json_object_get(j, "retry_after");
 		*retry_s = json_is_integer(ra) ? json_integer_value(ra) : 5;
 		if (*retry_s < 1)
 			*retry_s = 1;
@@ -658,16 +1089,30 @@ alert_classify(const struct bc_http_resp *resp, json_t **j, int64_t *retry_s,
 	return ALERT_REJECT;
 }
 
+/* cur waits before its next attempt: network, 5xx, no helper. */
 static void
-alert_sent_cb(const struct bc_http_resp *resp, void *arg)
+alert_backoff(long status, const char *desc)
+{
+	int64_t d;
+
+	A.st.retries_network++;
+	d = bc_backoff_delay(ALERT_BACKOFF_MIN_MS, ALERT_BACKOFF_MAX_MS, 0.2,
+	    A.failures++, bc_random_unit());
+	A.st.retry_wait_s += (double)d / 1000;
+	A.retry_at = bc_now_ms() + d;
+	log_warnx("alert: cannot reach the Telegram API (status %ld, %s); "
+	    "retrying in %lld ms", status, desc, (long long)d);
+}
+
+static void
+alert_sent_cb(const struct alert_resp *resp, void *arg)
 {
 	const char *desc;
-	int64_t retry_s = 0, d, now = bc_now_ms();
-	json_t *j;
+	int64_t retry_s = 0, now = bc_now_ms();
 
 	(void)arg;
 	A.call = NULL;
-	switch (alert_classify(resp, &j, &retry_s, &desc)) {
+	switch (alert_classify(resp, &retry_s, &desc)) {
 	case ALERT_OK:
 		A.st.sent++;
 		A.failures = 0;
@@ -681,14 +1126,7 @@ alert_sent_cb(const struct bc_http_resp *resp, void *arg)
 		    "in %lld s", (long long)retry_s);
 		break;
 	case ALERT_RETRY:
-		A.st.retries_network++;
-		d = bc_backoff_delay(ALERT_BACKOFF_MIN_MS, ALERT_BACKOFF_MAX_MS,
-		    0.2, A.failures++, bc_random_unit());
-		A.st.retry_wait_s += (double)d / 1000;
-		A.retry_at = now + d;
-		log_warnx("alert: cannot reach the Telegram API (status %ld, "
-		    "%s); retrying in %lld ms", resp->status, desc,
-		    (long long)d);
+		alert_backoff(resp->status, desc);
 		break;
 	case ALERT_REJECT:
 		A.st.rejected++;
@@ -698,7 +1136,6 @@ alert_sent_cb(const struct bc_http_resp *resp, void *arg)
 		A.cur->chat++;
 		break;
 	}
-	json_decref(j);
 	if (A.cur->chat >= A.nchats)
 		alert_msg_done();
 	alert_pump();
@@ -714,14 +1151,13 @@ alert_send(void)
 	body = json_pack("{sIsssssb}", "chat_id",
 	    (json_int_t)A.chats[A.cur->chat], "text", A.cur->text,
 	    "parse_mode", "HTML", "disable_web_page_preview", 1);
-	A.call = bc_http_post_json(A.http, A.url, body, ALERT_TIMEOUT_MS, 0,
+	A.call = alert_call_start("sendMessage", body, ALERT_TIMEOUT_MS,
 	    alert_sent_cb, NULL, &cause);
 	json_decref(body);
 	if (A.call == NULL) {
-		log_warnx("alert: cannot send: %s", cause);
+		log_warnx("alert: cannot start %s: %s", A.helper, cause);
+		alert_backoff(0, cause);
 		free(cause);
-		A.st.rejected++;
-		A.cur->chat++;
 	}
 }
 
@@ -759,7 +1195,7 @@ alert_test_free(struct alert_test *t)
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		bc_http_cancel(t->calls[i].call);
+		alert_call_cancel(t->calls[i].call);
 	TAILQ_REMOVE(&A.tests, t, entry);
 	A.ntests--;
 	json_decref(t->results);
@@ -769,22 +1205,21 @@ alert_test_free(struct alert_test *t)
 
 /* One chat's answer as {"chat_id","ok","status",...}. */
 static json_t *
-alert_test_result(int64_t chat, const struct bc_http_resp *resp)
+alert_test_result(int64_t chat, const struct alert_resp *resp)
 {
-	json_t *o = json_object(), *j, *mid;
+	json_t *o = json_object(), *mid;
+	const json_t *j = resp->j;
 
 	json_object_set_new(o, "chat_id", json_integer((json_int_t)chat));
 	json_object_set_new(o, "status", json_integer(resp->status));
-	if (resp->error != BC_HTTP_OK) {
+	if (resp->error != NULL) {
 		json_object_set_new(o, "ok", json_false());
-		json_object_set_new(o, "error", json_string(
-		    bc_http_strerror(resp->error)));
+		json_object_set_new(o, "error", json_string(resp->error));
 		return o;
 	}
-	j = json_loadb(resp->body, resp->body_len, 0, NULL);
 	json_object_set_new(o, "ok", json_boolean(resp->status == 200 &&
 	    json_is_true(json_object_get(j, "ok"))));
-	mid = json_object_get(json_object_get(j, "result"), "message_id");
+	mid = json_object_get(j, "message_id");
 	if (json_is_integer(mid))
 		json_object_set(o, "message_id", mid);
 	if (json_is_string(json_object_get(j, "description")))
@@ -793,12 +1228,11 @@ alert_test_result(int64_t chat, const struct bc_http_resp *resp)
 	else if (!json_is_true(json_object_get(j, "ok")))
 		json_object_set_new(o, "error", json_string(
 		    "unexpected answer"));
-	json_decref(j);
 	return o;
 }
 
 static void
-alert_test_cb_http(const struct bc_http_resp *resp, void *arg)
+alert_test_cb_call(const struct alert_resp *resp, void *arg)
 {
 	struct alert_test_call *c = arg;
 	struct alert_test *t = c->t;
@@ -851,8 +1285,8 @@ alert_test(alert_test_cb *cb, void *arg, char **cause)
 		t->calls[i].i = i;
 		body = json_pack("{sIssss}", "chat_id", (json_int_t)A.chats[i],
 		    "text", text, "parse_mode", "HTML");
-		t->calls[i].call = bc_http_post_json(A.http, A.url, body,
-		    ALERT_TIMEOUT_MS / 2, 0, alert_test_cb_http, &t->calls[i],
+		t->calls[i].call = alert_call_start("sendMessage", body,
+		    ALERT_TIMEOUT_MS / 2, alert_test_cb_call, &t->calls[i],
 		    &err);
 		json_decref(body);
 		if (t->calls[i].call != NULL) {
@@ -897,7 +1331,7 @@ alert_drop_pending(void)
 	struct alert_rec *r;
 	size_t n = 0;
 
-	bc_http_cancel(A.call);
+	alert_call_cancel(A.call);
 	A.call = NULL;
 	if (A.cur != NULL)
 		n++;
@@ -922,19 +1356,17 @@ static void
 alert_forget_token(void)
 {
 	bc_conf_secret_free(A.token);
-	bc_conf_secret_free(A.url);
-	A.token = A.url = NULL;
+	A.token = NULL;
 }
 
 void
 alert_configure(const struct botd_conf *c)
 {
-	char *cause = NULL;
-
 	if (!A.init) {
 		TAILQ_INIT(&A.recs);
 		TAILQ_INIT(&A.queue);
 		TAILQ_INIT(&A.tests);
+		LIST_INIT(&A.calls);
 		if (gethostname(A.host, sizeof A.host - 1) == -1)
 			bc_strlcpy(A.host, "localhost", sizeof A.host);
 		if ((A.timer = bc_timer_new(alert_timer_cb, NULL)) == NULL)
@@ -950,17 +1382,17 @@ alert_configure(const struct botd_conf *c)
 		alert_arm(bc_now_ms());
 		return;
 	}
-	if (A.http == NULL && (A.http = bc_http_new(bc_ev_base(),
-	    &cause)) == NULL) {
-		log_warnx("alert: no HTTP client, alerts are off: %s", cause);
-		free(cause);
-		return;
-	}
 	if (A.token == NULL || strcmp(A.token, c->alert_token) != 0)
 		log_redact(c->alert_token);
 	alert_forget_token();
 	A.token = xstrdup(c->alert_token);
-	xasprintf(&A.url, "%s/bot%s/sendMessage", c->alert_api_url, A.token);
+	free(A.api_url);
+	A.api_url = xstrdup(c->alert_api_url);
+	free(A.helper);
+	A.helper = alert_helper_path(c->alert_helper);
+	if (access(A.helper, X_OK) == -1)
+		log_warn("alert: cannot run %s ([botd] alert_helper): alerts "
+		    "wait until it can", A.helper);
 	free(A.chats);
 	A.chats = xreallocarray(NULL, c->nalert_chats, sizeof *A.chats);
 	memcpy(A.chats, c->alert_chats, c->nalert_chats * sizeof *A.chats);
@@ -979,6 +1411,7 @@ alert_close(void)
 {
 	struct alert_rec *r;
 	struct alert_test *t;
+	struct alert_call *c;
 
 	if (!A.init)
 		return;
@@ -989,9 +1422,18 @@ alert_close(void)
 		TAILQ_REMOVE(&A.recs, r, entry);
 		free(r);
 	}
-	bc_http_free(A.http);
+	/* Every helper is cancelled (killed) by now: reap them here. */
+	while ((c = LIST_FIRST(&A.calls)) != NULL) {
+		alert_call_kill(c);
+		while (c->pid != 0 && waitpid(c->pid, NULL, 0) == -1 &&
+		    errno == EINTR)
+			;
+		alert_call_free(c);
+	}
 	bc_timer_free(A.timer);
 	alert_forget_token();
+	free(A.api_url);
+	free(A.helper);
 	free(A.chats);
 	memset(&A, 0, sizeof A);
 }

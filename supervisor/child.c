@@ -669,7 +669,7 @@ child_reap(void)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if ((b = child_find_main(pid)) != NULL)
 			bot_child_exited(b, st);
-		else
+		else if (!alert_child_exited(pid, st))
 			other = 1;
 	}
 	if (pid == -1 && errno != ECHILD)

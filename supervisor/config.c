@@ -646,7 +646,9 @@ config_alerts(struct bc_conf *conf, struct botd_conf *c, char **cause)
 	    bc_conf_duration(conf, "botd", "alert_delay", 2000,
 	    &c->alert_delay_ms, cause) == -1 ||
 	    bc_conf_int(conf, "botd", "alert_log_lines", 20, 0,
-	    BOTD_TAIL_LINES, &lines, cause) == -1)
+	    BOTD_TAIL_LINES, &lines, cause) == -1 ||
+	    config_path(conf, "alert_helper", NULL, &c->alert_helper,
+	    cause) == -1)
 		return -1;
 	c->alert_log_lines = (int)lines;
 	if (c->alert_token != NULL && !config_token_valid(c->alert_token))
@@ -806,6 +808,7 @@ config_free(struct botd_conf *c)
 	bc_conf_secret_free(c->alert_token);
 	free(c->alert_chats);
 	free(c->alert_api_url);
+	free(c->alert_helper);
 	free(c->metrics_listen);
 	bc_conf_free(c->conf);
 	free(c);

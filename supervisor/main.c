@@ -687,9 +687,9 @@ teardown(void)
 {
 	struct bot *b;
 
+	alert_close();		/* kills and reaps its helpers */
 	child_kill_orphans();
 	metrics_close();
-	alert_close();
 	control_close();
 	child_cleanup();
 	while ((b = TAILQ_FIRST(&bots)) != NULL) {

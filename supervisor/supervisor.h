@@ -94,6 +94,7 @@ struct botd_conf {
 	int64_t		 alert_interval_ms;	/* one message per bot per */
 	int64_t		 alert_delay_ms;	/* a first event waits this */
 	int		 alert_log_lines;
+	char		*alert_helper;		/* NULL: the default */
 	/* Prometheus metrics and /health (metrics.c). */
 	char		*metrics_listen;	/* NULL: off */
 	int		 metrics_public;	/* non-loopback allowed */
@@ -374,9 +375,10 @@ void	control_counters(control_count_cb *cb, void *arg);
 /* ------------------------------------------------------------ alert.c */
 
 /*
- * Alerts to the admins on Telegram: the bot API's sendMessage through the
- * library's asynchronous HTTP client, so nothing here ever blocks the
- * loop. Events are kept per bot as counts (never as a queue of copies):
+ * Alerts to the admins on Telegram: the bot API's sendMessage, each
+ * request made by a helper process (botd-alert, so that botd never maps
+ * libcurl) that botd starts, feeds and reads on its loop, so nothing here
+ * ever blocks the loop. Events are kept per bot as counts (never as a queue of copies):
  * a bot's first event waits alert_delay for a burst to gather, later ones
  * at most one message per alert_interval; a message is rendered only when
  * the sender is free, so an outage of the API ends in one summary per
@@ -390,6 +392,9 @@ void	control_counters(control_count_cb *cb, void *arg);
 void	alert_configure(const struct botd_conf *);
 /* At exit: cancel what is in flight and free everything. */
 void	alert_close(void);
+/* child_reap() reaped pid: 1 if it was an alert helper (now handled),
+ * 0 if it is none of alert.c's. */
+int	alert_child_exited(pid_t pid, int status);
 /* The bot died unexpectedly; next_ms: its next start (-1: none). */
 void	alert_bot_died(struct bot *, int64_t next_ms);
 /* The bot went FATAL (the first time in a crash loop). */

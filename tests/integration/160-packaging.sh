@@ -102,7 +102,7 @@ fi
 # user that exist here.
 conf_here() {
 	sed -e "s|/run/botd/|$W/run/|" -e "s|/var/log/botd|$W/log|" \
-	    -e "s|/var/lib/botd|$W/state|g" \
+	    -e "s|/var/lib/botd|$W/state|g" -e "s|@LIBEXECDIR@|/usr/libexec|g" \
 	    -e "s|^socket_group = botctl|socket_group = $(id -gn)|" "$1"
 }
 conf_here "$TOP/etc/botd.ini" >"$W/etc/botd.ini"
@@ -206,6 +206,7 @@ usr/bin/botctl
 usr/lib/systemd/system/botd.service
 usr/lib/sysusers.d/botfleet.conf
 usr/lib/tmpfiles.d/botfleet.conf
+usr/libexec/botfleet/botd-alert
 usr/libexec/botfleet/echobot
 usr/sbin/botd
 $(cd "$TOP" && ls sql/*.sql | sed 's|^|usr/share/botfleet/|')"
