@@ -786,6 +786,26 @@ bc_conf_str(struct bc_conf *conf, const char *sec, const char *key,
 }
 
 int
+bc_conf_file(struct bc_conf *conf, const char *sec, const char *key,
+    const char *def, char **out, char **cause)
+{
+	struct conf_sec *s;
+	struct conf_key *k;
+
+	*out = NULL;
+	if ((k = conf_lookup(conf, sec, key, &s)) == NULL) {
+		if (def != NULL)
+			*out = conf_resolve(conf->nfiles > 0 ? conf->files[0] :
+			    NULL, def);
+		return 0;
+	}
+	if (*k->value == '\0')
+		return conf_verr(cause, s, k, "empty path");
+	*out = conf_resolve(s->file, k->value);
+	return 0;
+}
+
+int
 bc_conf_int(struct bc_conf *conf, const char *sec, const char *key,
     long long def, long long min, long long max, long long *out,
     char **cause)

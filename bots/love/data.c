@@ -17,20 +17,6 @@
 
 #include "love.h"
 
-/* path, or path taken from the directory of conf_path when relative.
- * Caller frees. */
-char *
-love_path(const char *conf_path, const char *path)
-{
-	const char *slash;
-	char *out;
-
-	if (path[0] == '/' || (slash = strrchr(conf_path, '/')) == NULL)
-		return xstrdup(path);
-	xasprintf(&out, "%.*s/%s", (int)(slash - conf_path), conf_path, path);
-	return out;
-}
-
 /* 1 when s (len bytes) is valid UTF-8 without control characters. */
 static int
 love_text_ok(const char *s, size_t len)

@@ -38,7 +38,6 @@ struct love {
 int	 love_reasons_load(struct love *, const char *path, char **cause);
 int	 love_quiz_load(struct love *, const char *path, char **cause);
 void	 love_data_free(struct love *);
-char	*love_path(const char *conf_path, const char *path);
 
 /* texts.c: the message catalogue (Russian, as the original). */
 struct love_texts {

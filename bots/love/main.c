@@ -561,27 +561,24 @@ love_date_ok(const char *s)
 static int
 love_conf_files(struct bc_conf *cf, struct love *l, char **cause)
 {
-	const char *reasons, *quiz;
-	char *p;
-	int rc;
+	char *reasons = NULL, *quiz = NULL;
+	int rc = -1;
 
-	if (bc_conf_str(cf, "love", "reasons_file", NULL, &reasons,
-	    cause) == -1 || bc_conf_str(cf, "love", "quiz_file", NULL, &quiz,
+	if (bc_conf_file(cf, "love", "reasons_file", NULL, &reasons,
+	    cause) == -1 || bc_conf_file(cf, "love", "quiz_file", NULL, &quiz,
 	    cause) == -1)
-		return -1;
+		goto out;
 	if (reasons == NULL || quiz == NULL) {
 		xasprintf(cause, "%s: [love] reasons_file and quiz_file are "
 		    "required", bc_conf_path(cf));
-		return -1;
+		goto out;
 	}
-	p = love_path(bc_conf_path(cf), reasons);
-	rc = love_reasons_load(l, p, cause);
-	free(p);
-	if (rc == -1)
-		return -1;
-	p = love_path(bc_conf_path(cf), quiz);
-	rc = love_quiz_load(l, p, cause);
-	free(p);
+	if (love_reasons_load(l, reasons, cause) == 0 &&
+	    love_quiz_load(l, quiz, cause) == 0)
+		rc = 0;
+out:
+	free(reasons);
+	free(quiz);
 	return rc;
 }
 

@@ -140,19 +140,6 @@ fail:
 	return out;
 }
 
-/* key_file's path as the conf resolves it (relative to the file). */
-static char *
-key_path(struct bc_conf *conf, const char *val)
-{
-	const char *cp = bc_conf_path(conf), *slash;
-	char *p;
-
-	if (val[0] == '/' || (slash = strrchr(cp, '/')) == NULL)
-		return xstrdup(val);
-	xasprintf(&p, "%.*s/%s", (int)(slash - cp), cp, val);
-	return p;
-}
-
 /* Write a fresh key (64 hex digits) to path, which must not exist. */
 static int
 key_create(const char *path, char **cause)
@@ -191,25 +178,25 @@ key_create(const char *path, char **cause)
 int
 mem_key_load(struct mem *m, struct bc_conf *conf, int check, char **cause)
 {
-	const char *val = NULL;
 	char *secret = NULL, *path = NULL;
 	struct stat st;
 	int create = 0, rc;
 
-	if (bc_conf_str(conf, "memories", "key_file", NULL, &val,
+	if (bc_conf_file(conf, "memories", "key_file", NULL, &path,
 	    cause) == -1 || bc_conf_bool(conf, "memories", "create_key", 0,
-	    &create, cause) == -1)
+	    &create, cause) == -1) {
+		free(path);
 		return -1;
-	if (val != NULL && create) {
-		path = key_path(conf, val);
-		if (stat(path, &st) == -1 && errno == ENOENT) {
-			rc = check ? 0 : key_create(path, cause);
-			free(path);
-			if (rc == -1 || check)
-				return rc;
-		} else
-			free(path);
 	}
+	if (path != NULL && create && stat(path, &st) == -1 &&
+	    errno == ENOENT) {
+		rc = check ? 0 : key_create(path, cause);
+		if (rc == -1 || check) {
+			free(path);
+			return rc;
+		}
+	}
+	free(path);
 	rc = bc_conf_secret(conf, "memories", "key_file", "memories.key", 1,
 	    &secret, cause);
 	if (rc != 0)

@@ -672,6 +672,60 @@ test_include(void **state)
 }
 
 static void
+test_file(void **state)
+{
+	struct bc_conf *c;
+	char *main_path, *sub, *out, *want, *cause = NULL;
+
+	(void)state;
+	xasprintf(&sub, "%s/bots.d", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	main_path = write_file("love.ini", 0644, "[love]\nreasons_file = "
+	    "love/reasons.txt\nquiz_file = /abs/quiz.ini\nempty =\n");
+	free(write_file("bots.d/more.ini", 0644, "[more]\nf = data.txt\n"));
+	c = bc_conf_load(main_path, &cause);
+	assert_non_null(c);
+	assert_int_equal(bc_conf_include(c, "bots.d/*.ini", &cause), 0);
+	/* Relative: from the directory of the file that set the key. */
+	assert_int_equal(bc_conf_file(c, "love", "reasons_file", NULL, &out,
+	    &cause), 0);
+	xasprintf(&want, "%s/love/reasons.txt", dir);
+	assert_string_equal(out, want);
+	free(want);
+	free(out);
+	assert_int_equal(bc_conf_file(c, "more", "f", NULL, &out, &cause), 0);
+	xasprintf(&want, "%s/data.txt", sub);
+	assert_string_equal(out, want);
+	free(want);
+	free(out);
+	assert_int_equal(bc_conf_file(c, "love", "quiz_file", NULL, &out,
+	    &cause), 0);
+	assert_string_equal(out, "/abs/quiz.ini");
+	free(out);
+	/* Absent: NULL, or the default taken from the main file's directory. */
+	assert_int_equal(bc_conf_file(c, "love", "nope", NULL, &out, &cause),
+	    0);
+	assert_null(out);
+	assert_int_equal(bc_conf_file(c, "love", "nope", "d/x", &out, &cause),
+	    0);
+	xasprintf(&want, "%s/d/x", dir);
+	assert_string_equal(out, want);
+	free(want);
+	free(out);
+	/* Empty: an error with file and line. */
+	assert_int_equal(bc_conf_file(c, "love", "empty", NULL, &out,
+	    &cause), -1);
+	assert_null(out);
+	xasprintf(&want, "%s:4: [love] empty: empty path", main_path);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	bc_conf_free(c);
+	free(main_path);
+	free(sub);
+}
+
+static void
 test_section_equal(void **state)
 {
 	struct bc_conf *c1, *c2;
@@ -1012,6 +1066,7 @@ main(void)
 		T(test_load_file),
 		T(test_error_format),
 		T(test_include),
+		T(test_file),
 		T(test_section_equal),
 		T(test_unused),
 		T(test_secret_good),

@@ -127,6 +127,15 @@ int	bc_conf_size(struct bc_conf *, const char *sec, const char *key,
 	    uint64_t def, uint64_t *out, char **cause);
 
 /*
+ * A path: relative ones are taken from the directory of the file that set
+ * the key (def from the main file's). *out is allocated (caller frees),
+ * NULL when the key is absent and def is NULL. 0, or -1 with *cause for an
+ * empty value.
+ */
+int	bc_conf_file(struct bc_conf *, const char *sec, const char *key,
+	    const char *def, char **out, char **cause);
+
+/*
  * A comma-separated list: items trimmed, empty items dropped. *out is an
  * array of *n strings the caller frees with bc_conf_list_free(); NULL with
  * *n = 0 when the key is missing or holds no item. Returns 0.
