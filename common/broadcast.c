@@ -25,6 +25,10 @@
 #define BCAST_POLL_MS		10000
 #define BCAST_RETRY_MS		5000
 #define BCAST_BATCH		200
+/* The error of a recipient marked in flight (opts.at_most_once). */
+#define BCAST_INFLIGHT_MARK	"in flight"
+#define BCAST_UNCERTAIN		"uncertain: in flight when the process " \
+				"stopped; not sent again"
 
 /* One recipient on the wire. */
 struct bcast_send {
@@ -51,6 +55,7 @@ struct bc_broadcast {
 	double			 interval_ms;
 	int			 max_inflight;
 	int			 max_attempts;
+	int			 at_most_once;
 	int64_t			 poll_ms;
 	bc_broadcast_cb		*progress;
 	void			*arg;
@@ -217,7 +222,9 @@ bc_broadcast_status(struct bc_db *db, int64_t job_id,
 	res = bc_db_query(db, "SELECT j.status, count(r.chat_id), "
 	    "count(*) FILTER (WHERE r.status = 'sent'), "
 	    "count(*) FILTER (WHERE r.status = 'failed'), "
-	    "count(*) FILTER (WHERE r.status = 'pending') "
+	    "count(*) FILTER (WHERE r.status = 'pending'), "
+	    "count(*) FILTER (WHERE r.status = 'failed' AND "
+	    "r.error LIKE 'uncertain%') "
 	    "FROM broadcast_jobs j LEFT JOIN broadcast_recipients r "
 	    "ON r.job_id = j.id WHERE j.id = $1 GROUP BY j.status",
 	    BC_DB_P(bc_db_int64(jid, job_id)), cause);
@@ -228,7 +235,8 @@ bc_broadcast_status(struct bc_db *db, int64_t job_id,
 	    bc_db_get_int64(res, 0, 1, &p->total) == -1 ||
 	    bc_db_get_int64(res, 0, 2, &p->sent) == -1 ||
 	    bc_db_get_int64(res, 0, 3, &p->failed) == -1 ||
-	    bc_db_get_int64(res, 0, 4, &p->pending) == -1) {
+	    bc_db_get_int64(res, 0, 4, &p->pending) == -1 ||
+	    bc_db_get_int64(res, 0, 5, &p->uncertain) == -1) {
 		xasprintf(cause, "no broadcast job %" PRId64, job_id);
 		bc_db_res_free(res);
 		return -1;
@@ -313,6 +321,7 @@ bc_broadcast_new(const struct bc_broadcast_opts *o, char **cause)
 	    BCAST_INFLIGHT;
 	b->max_attempts = o->max_attempts > 0 ? o->max_attempts :
 	    BCAST_ATTEMPTS;
+	b->at_most_once = o->at_most_once != 0;
 	b->poll_ms = o->poll_ms != 0 ? o->poll_ms : BCAST_POLL_MS;
 	b->progress = o->progress;
 	b->arg = o->arg;
@@ -371,6 +380,32 @@ bc_broadcast_idle(const struct bc_broadcast *b)
 	return b->job_id == 0 && b->ninflight == 0;
 }
 
+/*
+ * At most once: the recipients of job id still marked in flight were on
+ * the wire when an earlier process stopped. Fail them as uncertain, never
+ * to be sent again, and say so.
+ */
+static int
+bcast_settle_inflight(struct bc_broadcast *b, int64_t id, char **cause)
+{
+	char jid[BC_DB_INT64_BUFSZ], num[BC_DB_INT64_BUFSZ];
+	int64_t n;
+
+	if (!b->at_most_once)
+		return 0;
+	if (bc_db_exec(b->db, "UPDATE broadcast_recipients SET status = "
+	    "'failed', error = $2, updated_at = now() WHERE job_id = $1 AND "
+	    "status = 'pending' AND error = '" BCAST_INFLIGHT_MARK "'",
+	    BC_DB_P(bc_db_int64(jid, id), BCAST_UNCERTAIN), &n, cause) == -1)
+		return -1;
+	if (n > 0)
+		log_kv(LOG_LEVEL_WARN, "broadcast: recipients in flight when "
+		    "the process stopped are not sent again (uncertain)",
+		    "bot", b->bot, "job", jid, "uncertain",
+		    bc_db_int64(num, n), NULL);
+	return 0;
+}
+
 /* Load the oldest running job of the bot: 1 found, 0 none, -1 error. */
 static int
 bcast_load_job(struct bc_broadcast *b, char **cause)
@@ -393,7 +428,8 @@ bcast_load_job(struct bc_broadcast *b, char **cause)
 	b->text = xstrdup(bc_db_get(res, 0, 1));
 	b->flags = (int)flags;
 	bc_db_res_free(res);
-	if (bc_broadcast_status(b->db, id, &b->prog, cause) == -1) {
+	if (bcast_settle_inflight(b, id, cause) == -1 ||
+	    bc_broadcast_status(b->db, id, &b->prog, cause) == -1) {
 		bcast_job_clear(b);
 		return -1;
 	}
@@ -585,6 +621,27 @@ bcast_sent(const struct bc_tg_result *res, void *arg)
 	bcast_pump(b);
 }
 
+/* At most once: record that chat_id's call is about to be queued. */
+static int
+bcast_mark_inflight(struct bc_broadcast *b, int64_t chat_id)
+{
+	char jid[BC_DB_INT64_BUFSZ], cid[BC_DB_INT64_BUFSZ], *cause = NULL;
+	int64_t n;
+
+	if (!b->at_most_once)
+		return 1;
+	if (bc_db_exec(b->db, "UPDATE broadcast_recipients SET error = '"
+	    BCAST_INFLIGHT_MARK "', updated_at = now() WHERE job_id = $1 AND "
+	    "chat_id = $2 AND status = 'pending'", BC_DB_P(bc_db_int64(jid,
+	    b->job_id), bc_db_int64(cid, chat_id)), &n, &cause) == -1) {
+		log_kv(LOG_LEVEL_WARN, "broadcast: cannot mark recipient in "
+		    "flight", "bot", b->bot, "error", cause, NULL);
+		free(cause);
+		return -1;
+	}
+	return n == 1;
+}
+
 /* Hand one recipient to the sender. */
 static void
 bcast_send(struct bc_broadcast *b, int64_t chat_id)
@@ -622,9 +679,11 @@ bcast_next(struct bc_broadcast *b, int64_t *chat_id)
 	res = bc_db_query(b->db, "SELECT r.chat_id FROM broadcast_recipients "
 	    "r JOIN broadcast_jobs j ON j.id = r.job_id WHERE r.job_id = $1 "
 	    "AND j.status = 'running' AND r.status = 'pending' AND "
-	    "($2::bigint IS NULL OR r.chat_id > $2) ORDER BY r.chat_id "
-	    "LIMIT $3", BC_DB_P(bc_db_int64(jid, b->job_id), b->cursor_set ?
-	    bc_db_int64(cur, b->cursor) : NULL, bc_db_int64(lim, BCAST_BATCH)),
+	    "($2::bigint IS NULL OR r.chat_id > $2) AND ($4::int = 0 OR "
+	    "r.error IS DISTINCT FROM '" BCAST_INFLIGHT_MARK "') ORDER BY "
+	    "r.chat_id LIMIT $3", BC_DB_P(bc_db_int64(jid, b->job_id),
+	    b->cursor_set ? bc_db_int64(cur, b->cursor) : NULL,
+	    bc_db_int64(lim, BCAST_BATCH), b->at_most_once ? "1" : "0"),
 	    &cause);
 	if (res == NULL) {
 		log_kv(LOG_LEVEL_WARN, "broadcast: cannot read recipients",
@@ -709,7 +768,10 @@ bcast_step(struct bc_broadcast *b)
 			return -1;
 		return 1;
 	}
-	bcast_send(b, chat_id);
+	if ((rc = bcast_mark_inflight(b, chat_id)) == -1)
+		return -1;	/* still pending: a later pass sends it */
+	if (rc == 1)
+		bcast_send(b, chat_id);
 	if (b->next_ms < (double)now)
 		b->next_ms = (double)now;
 	b->next_ms += b->interval_ms;

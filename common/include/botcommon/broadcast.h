@@ -20,6 +20,11 @@
  * to opts.max_attempts times. A recipient whose call was on the wire when
  * the process died is pending and is sent again on resume (Telegram gives
  * no way to tell), so the in-flight bound is also the duplicate bound.
+ * With opts.at_most_once, each recipient is marked in flight in the
+ * database before its call is queued instead; one still marked when a
+ * job is resumed may or may not have got the message, and is never sent
+ * again: it is failed with an error starting "uncertain", logged, and
+ * counted in the progress (uncertain), so nobody gets it twice.
  *
  * Timers run on the process's event loop (<botcommon/ev.h>). The sender's
  * callbacks point into the runner: free the tg client first (it drops
@@ -43,7 +48,8 @@ struct bc_broadcast_progress {
 	int64_t		 job_id;
 	int64_t		 total;
 	int64_t		 sent;
-	int64_t		 failed;
+	int64_t		 failed;	/* uncertain ones included */
+	int64_t		 uncertain;	/* in flight when a process died */
 	int64_t		 pending;
 	int		 done;		/* 1: finished (or cancelled) */
 };
@@ -61,6 +67,8 @@ struct bc_broadcast_opts {
 	int		 max_inflight;	/* calls at once; 0: 4 */
 	int		 max_attempts;	/* transient failures before a
 					   recipient is failed; 0: 3 */
+	int		 at_most_once;	/* 1: mark in flight, never send
+					   twice (see above) */
 	int64_t		 poll_ms;	/* idle: look for new jobs this often;
 					   0: 10 s; -1: only on
 					   bc_broadcast_run() */
