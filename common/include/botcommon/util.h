@@ -14,8 +14,9 @@
 
 #define BC_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds, and microseconds, on the monotonic clock. */
 int64_t	bc_now_ms(void);
+int64_t	bc_now_us(void);
 
 /* Milliseconds since the epoch on the wall clock. */
 int64_t	bc_wall_ms(void);
