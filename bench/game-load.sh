@@ -285,7 +285,7 @@ out('bot calls: ' + Object.entries(r.methods).map(([k, v]) => `${k} ${v}`)
     .join(', '));
 out('');
 out('handler latency (bot_handler_duration_seconds, the bot\'s own ' +
-    'histogram: ms clock, bucket resolution)');
+    'histogram: bucket resolution)');
 out('  type              count       p50          p95          p99');
 for (const t of Object.keys(r.hist).sort()) {
 	const h = r.hist[t];
