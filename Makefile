@@ -133,9 +133,14 @@ check-unit: all $(TEST_BINS) $(HDR_OBJS)
 check-integration: all $(TEST_BINS)
 	$(Q)tests/run $(B) integration
 
+# cppcheck does not read system headers: give it <sys/queue.h>'s macros.
+QUEUE_H = $(firstword $(wildcard /usr/include/sys/queue.h \
+	/usr/include/$(shell $(CC) -dumpmachine)/sys/queue.h))
+
 lint:
 	cppcheck --quiet --enable=warning,portability --error-exitcode=1 \
-	    -Icommon/include --suppress=missingIncludeSystem --suppress=varFuncNullUB common supervisor bots
+	    -Icommon/include --include=$(QUEUE_H) --suppress=missingIncludeSystem \
+	    --suppress=varFuncNullUB common supervisor bots
 
 # ---------------------------------------------------------------- deps
 # Debian package names for building, testing and running.

@@ -334,7 +334,9 @@ cg_has(const char *procs, pid_t pid)
 	char *end;
 	long v;
 
-	while (p != NULL && *p != '\0') {
+	if (p == NULL)
+		return 0;
+	while (*p != '\0') {
 		v = strtol(p, &end, 10);
 		if (end == p)
 			break;
