@@ -11,6 +11,10 @@
  * as fd 4), BOTD_BOT=NAME in their environment, or its cgroup. Every
  * process found is signalled through a pidfd opened and checked against
  * the snapshot first, so a reused pid is never signalled.
+ *
+ * Scanning /proc reads every process of the host, so operations on many
+ * bots at once (stop all, shutdown, a reap of several bots) share one
+ * snapshot: see "batches" below.
  */
 
 #include <sys/file.h>
@@ -90,6 +94,11 @@ static struct {
 	char		*cg_base;	/* NULL: no cgroups */
 	int		 cg_created;	/* we made cg_base */
 	pid_t		 self;
+	unsigned long	 spawns;	/* child_spawn() forks so far */
+	int		 batch;		/* depth of child_batch_begin() */
+	int		 have_snap;	/* snap holds the batch's snapshot */
+	struct procs	 snap;
+	unsigned long	 snap_spawns;	/* spawns when snap was taken */
 } C;
 
 static int
@@ -183,6 +192,94 @@ procs_find(const struct procs *ps, pid_t pid)
 		if (ps->v[i].pid == pid)
 			return &ps->v[i];
 	return NULL;
+}
+
+/* ------------------------------------------------------------ batches */
+
+/*
+ * A batch shares one snapshot between the tree operations it contains
+ * (taken at the first one, and again whenever an operation needs a newer
+ * one). Why an old snapshot is safe where it is used:
+ *
+ * - No wrong process is signalled: every signal goes through a pidfd
+ *   after checking the pid's start time against the snapshot's (as with
+ *   a fresh scan), and a process keeps the bot it belongs to for life.
+ * - A process forked after the snapshot is missing from it. For the stop
+ *   signal (and SIGCONT) this is the race a fresh scan has too, only
+ *   wider: what misses it is still in the bot's process group (kill(-pid))
+ *   or is found by the stop's later steps, which never rely on an old
+ *   snapshot: the tree counts as gone only as below, and the SIGKILL
+ *   after stop_timeout (every SIGKILL) scans afresh.
+ * - "Gone" is stable: once a snapshot taken after the bot's last spawn
+ *   holds nothing of its tree alive, nothing can be added to it later
+ *   (a live process has a parent in the tree, alive when it forked, and
+ *   only botd starts a new tree), so an old snapshot may answer "gone".
+ *   It may not answer "alive": the processes it saw may have died since
+ *   (the bot would wait for nothing until its stop timeout), so each is
+ *   checked again, and when none is left a fresh scan decides.
+ * - A snapshot taken before the bot's current child was spawned knows
+ *   nothing of that child's tree: it is never used for that bot.
+ */
+void
+child_batch_begin(void)
+{
+	C.batch++;
+}
+
+void
+child_batch_end(void)
+{
+	if (C.batch == 0 || --C.batch > 0)
+		return;
+	procs_free(&C.snap);
+	C.have_snap = 0;
+}
+
+/* A fresh snapshot, in own or (in a batch) as the batch's. */
+static struct procs *
+procs_fresh(struct procs *own)
+{
+	if (C.batch == 0) {
+		procs_scan(own);
+		return own;
+	}
+	procs_free(&C.snap);
+	procs_scan(&C.snap);
+	C.have_snap = 1;
+	C.snap_spawns = C.spawns;
+	return &C.snap;
+}
+
+/*
+ * A snapshot for an operation on bot b: the batch's if it was taken after
+ * b's child was spawned, else a fresh one. *fresh: taken just now.
+ */
+static struct procs *
+procs_for(const struct bot *b, struct procs *own, int *fresh)
+{
+	*fresh = 0;
+	if (C.batch > 0 && C.have_snap && b->spawn_seq <= C.snap_spawns)
+		return &C.snap;
+	*fresh = 1;
+	return procs_fresh(own);
+}
+
+/* Done with a snapshot from procs_for() or procs_fresh(). */
+static void
+procs_done(struct procs *ps, struct procs *own)
+{
+	if (ps == own)
+		procs_free(own);
+}
+
+/* 1 if the process of a snapshot is still that process, and not dead. */
+static int
+proc_still_alive(const struct proc *p)
+{
+	struct proc now;
+
+	return proc_read(p->pid, &now) == 0 && now.start == p->start &&
+	    now.state != 'Z' && now.state != 'X';
 }
 
 /*
@@ -347,6 +444,28 @@ cg_has(const char *procs, pid_t pid)
 			p++;
 	}
 	return 0;
+}
+
+/*
+ * 1 when the bot's cgroup dir holds its whole tree: its main process was
+ * seen there. The child joins before it execs, so then everything it
+ * forks is born inside, and an unprivileged bot cannot move a process
+ * out (one running as botd's own user could, on purpose: not guarded).
+ * A join that failed (the child goes on without its cgroup) is never
+ * seen: then the tree is found through /proc as without cgroups.
+ */
+static int
+cg_joined(struct bot *b)
+{
+	char *dir, *procs;
+
+	if (!b->cg_joined && b->pid != 0 && (dir = cg_dir(b)) != NULL) {
+		procs = cg_read(dir, "cgroup.procs");
+		b->cg_joined = cg_has(procs, b->pid);
+		free(procs);
+		free(dir);
+	}
+	return b->cg_joined;
 }
 
 /* Our own cgroup v2 directory when it is delegated to us, else NULL. */
@@ -592,56 +711,113 @@ child_signal_proc(const struct proc *p, int sig)
 	close(fd);
 }
 
+/*
+ * SIGKILL through cgroup.kill; 1 when that reached the whole tree. The
+ * kernel kills every process of the cgroup, those forking meanwhile
+ * included, so no scan of /proc is needed then.
+ */
+static int
+child_cg_kill(struct bot *b)
+{
+	char *dir;
+	int r;
+
+	if ((dir = cg_dir(b)) == NULL)
+		return 0;
+	if ((r = cg_write(dir, "cgroup.kill", "1")) == -1 && errno != ENOENT)
+		log_warn("bot %s: cgroup.kill", b->conf->name);
+	free(dir);
+	return r == 0 && b->cg_joined;
+}
+
 void
 child_signal_tree(struct bot *b, int sig)
 {
-	struct procs ps;
-	char *dir, *in;
+	struct procs own, *ps;
+	char *in;
 	size_t i;
+	int fresh;
 
+	/* While the main process lives: see if its cgroup holds it. */
+	cg_joined(b);
 	if (b->pidfd != -1)
 		child_pidfd_signal(b->pidfd, sig);
 	/* While the main process is not reaped its group id is pinned. */
 	if (b->pid != 0)
 		kill(-b->pid, sig);
-	if (sig == SIGKILL && (dir = cg_dir(b)) != NULL) {
-		if (cg_write(dir, "cgroup.kill", "1") == -1 && errno != ENOENT)
-			log_warn("bot %s: cgroup.kill", b->conf->name);
-		free(dir);
-	}
-	procs_scan(&ps);
-	in = xcalloc(ps.n == 0 ? 1 : ps.n, 1);
-	child_tree(b, &ps, in);
-	for (i = 0; i < ps.n; i++)
-		if (in[i] && ps.v[i].pid != b->pid)
-			child_signal_proc(&ps.v[i], sig);
+	if (sig == SIGKILL && child_cg_kill(b))
+		return;
+	/*
+	 * A SIGKILL is the last word (after stop_timeout, after a death):
+	 * it must reach what was forked up to now, so it scans afresh.
+	 */
+	if (sig == SIGKILL)
+		ps = procs_fresh(&own);
+	else
+		ps = procs_for(b, &own, &fresh);
+	in = xcalloc(ps->n == 0 ? 1 : ps->n, 1);
+	child_tree(b, ps, in);
+	for (i = 0; i < ps->n; i++)
+		if (in[i] && ps->v[i].pid != b->pid)
+			child_signal_proc(&ps->v[i], sig);
 	free(in);
-	procs_free(&ps);
+	procs_done(ps, &own);
+}
+
+/*
+ * 0 if the tree has no live process in ps, 1 if it has one; with check
+ * (ps may be old), 1 only for one still alive now, and -1 when those of
+ * ps have all died since.
+ */
+static int
+child_tree_in(const struct bot *b, struct procs *ps, int check)
+{
+	char *in;
+	size_t i;
+	int r;
+
+	in = xcalloc(ps->n == 0 ? 1 : ps->n, 1);
+	r = child_tree(b, ps, in) > 0;
+	if (r && check) {
+		r = -1;
+		for (i = 0; i < ps->n && r == -1; i++)
+			if (in[i] && proc_still_alive(&ps->v[i]))
+				r = 1;
+	}
+	free(in);
+	return r;
 }
 
 int
 child_tree_alive(const struct bot *b)
 {
-	struct procs ps;
-	char *dir, *ev, *in;
-	size_t n;
+	struct procs own, *ps;
+	char *dir, *ev;
+	int fresh, n;
 
 	if (b->pid != 0)
 		return 1;
 	if ((dir = cg_dir(b)) != NULL) {
-		ev = cg_read(dir, "cgroup.events");
+		ev = b->cg_joined ? cg_read(dir, "cgroup.events") : NULL;
 		free(dir);
-		n = ev != NULL && strstr(ev, "populated 1") != NULL;
-		free(ev);
-		if (n)
-			return 1;
+		if (ev != NULL) {
+			n = strstr(ev, "populated 1") != NULL;
+			free(ev);
+			return n;
+		}
 	}
-	procs_scan(&ps);
-	in = xcalloc(ps.n == 0 ? 1 : ps.n, 1);
-	n = child_tree(b, &ps, in);
-	free(in);
-	procs_free(&ps);
-	return n > 0;
+	/*
+	 * An old snapshot (see "batches") answers "gone", or "alive" for a
+	 * process that still is; else a fresh scan decides.
+	 */
+	ps = procs_for(b, &own, &fresh);
+	if ((n = child_tree_in(b, ps, !fresh)) == -1) {
+		procs_done(ps, &own);
+		ps = procs_fresh(&own);
+		n = child_tree_in(b, ps, 0);
+	}
+	procs_done(ps, &own);
+	return n;
 }
 
 void
@@ -661,24 +837,43 @@ child_kill_orphans(void)
 		log_info("killed %zu leftover processes", n);
 }
 
+/*
+ * Reap everything first, then act on it in one batch: the snapshot the
+ * bots' tree checks share is taken after every death reaped here.
+ */
 void
 child_reap(void)
 {
+	struct reaped {
+		struct bot	*b;
+		int		 st;
+	} *v = NULL;
 	struct bot *b;
+	size_t i, n = 0, cap = 0;
 	pid_t pid;
 	int st, other = 0;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if ((b = child_find_main(pid)) != NULL)
-			bot_child_exited(b, st);
-		else if (!alert_child_exited(pid, st))
+		if ((b = child_find_main(pid)) != NULL) {
+			if (n == cap) {
+				cap = cap == 0 ? 16 : cap * 2;
+				v = xreallocarray(v, cap, sizeof *v);
+			}
+			v[n].b = b;
+			v[n++].st = st;
+		} else if (!alert_child_exited(pid, st))
 			other = 1;
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
+	child_batch_begin();
+	for (i = 0; i < n; i++)
+		bot_child_exited(v[i].b, v[i].st);
 	if (other)
 		TAILQ_FOREACH(b, &bots, entry)
 			bot_tree_check(b);
+	child_batch_end();
+	free(v);
 }
 
 /* ------------------------------------------------------------ locks */
@@ -775,6 +970,8 @@ child_notify_cb(evutil_socket_t fd, short what, void *arg)
 		child_notify_close(b);
 		return;
 	}
+	/* The bot's program runs: it has joined its cgroup, if it could. */
+	cg_joined(b);
 	for (i = 0; i < n; i++) {
 		if (buf[i] == '\n') {
 			if (b->notify_len < sizeof b->notify_buf) {
@@ -999,6 +1196,8 @@ spawn_parent(struct bot *b, pid_t pid, int notify_r, char **cause)
 {
 	b->pid = pid;
 	b->sid = pid;
+	b->spawn_seq = ++C.spawns;	/* older snapshots miss its tree */
+	b->cg_joined = 0;
 	if ((b->pidfd = child_pidfd_open(pid)) == -1 && errno != ENOSYS)
 		log_warn("bot %s: pidfd_open", b->conf->name);
 	b->notify_fd = notify_r;

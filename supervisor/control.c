@@ -909,6 +909,7 @@ cmd_change(struct control_client *c, json_t *req, struct bot **list,
 
 	if (w != NULL && !json_is_boolean(w))
 		return bc_ctl_reply_error("\"wait\" must be true or false");
+	child_batch_begin();	/* one /proc scan for all the stops */
 	for (i = 0; i < n; i++) {
 		log_info("control: %s %s (uid %u)", goal == WAIT_UP ? "start" :
 		    goal == WAIT_DOWN ? "stop" : "restart", list[i]->conf->name,
@@ -920,6 +921,7 @@ cmd_change(struct control_client *c, json_t *req, struct bot **list,
 		else
 			bot_restart(list[i]);
 	}
+	child_batch_end();
 	if (json_is_true(w))
 		return wait_start(c, req, goal, t0, list, n);
 	return reply_bots(bc_ctl_reply_ok(), list, n);

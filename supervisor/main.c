@@ -483,6 +483,7 @@ botd_reload(char **cause)
 		config_free(nc);
 		return -1;
 	}
+	child_batch_begin();	/* one /proc scan for all the stops */
 	for (b = TAILQ_FIRST(&bots); b != NULL; b = next) {
 		next = TAILQ_NEXT(b, entry);
 		if ((bc = config_find(nc, b->conf->name)) == NULL) {
@@ -495,6 +496,7 @@ botd_reload(char **cause)
 		    b->conf->name))
 			reload_changed(b, bc);
 	}
+	child_batch_end();
 	config_free(M.conf);
 	M.conf = nc;
 	logs_set_total_max(nc->log_total_max);
@@ -557,11 +559,13 @@ sig_term(int sig, void *arg)
 	log_info("SIG%s: stopping every bot", config_signame(sig));
 	M.stopping = 1;
 	sd_send("STOPPING=1");
+	child_batch_begin();	/* one /proc scan for all the stops */
 	TAILQ_FOREACH(b, &bots, entry) {
 		if (b->conf->stop_timeout_ms > max)
 			max = b->conf->stop_timeout_ms;
 		bot_want_down(b);
 	}
+	child_batch_end();
 	bc_timer_start(M.deadline, max + BOTD_EXIT_GRACE_MS);
 	bots_check_done();
 }

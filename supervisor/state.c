@@ -172,11 +172,14 @@ state_stop(struct bot *b)
 	log_info("bot %s: stopping (%s, then KILL after %lld ms)",
 	    b->conf->name, config_signame(b->conf->stop_signal),
 	    (long long)b->conf->stop_timeout_ms);
+	/* The stop signal and SIGCONT from one snapshot of /proc. */
+	child_batch_begin();
 	child_signal_tree(b, b->conf->stop_signal);
 	if (b->conf->stop_signal == SIGKILL)
 		b->kill_sent = 1;
 	if (b->conf->stop_signal != SIGCONT)
 		child_signal_tree(b, SIGCONT);
+	child_batch_end();
 	state_timer_start(b->timer, b->kill_sent ? STATE_RECHECK_MS :
 	    b->conf->stop_timeout_ms);
 }

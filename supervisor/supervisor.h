@@ -193,6 +193,10 @@ struct bot {
 	int		 fatal_alerted;	/* "gave up" logged for this loop */
 	int		 exit_signal;	/* the last death was by a signal */
 	int		 has_exited;	/* last_* are set */
+	/* child.c's, for its current child. */
+	unsigned long	 spawn_seq;	/* child_spawn()s up to its own */
+	int		 cg_joined;	/* its main process was seen in its
+					   cgroup */
 	TAILQ_ENTRY(bot) entry;
 };
 TAILQ_HEAD(bot_list, bot);
@@ -231,6 +235,13 @@ int	child_spawn(struct bot *, char **cause);
 void	child_signal_tree(struct bot *, int sig);
 /* 1 if anything of the bot's tree is still alive. */
 int	child_tree_alive(const struct bot *);
+/*
+ * Between child_batch_begin() and child_batch_end() (they nest), the
+ * calls above share one snapshot of /proc where that is safe (see
+ * child.c): around stopping many bots, and around reaping.
+ */
+void	child_batch_begin(void);
+void	child_batch_end(void);
 /*
  * Become a child subreaper and pick the cgroup v2 directory for the bots:
  * cgroup is "auto" (our own cgroup when delegated: writable and not the
