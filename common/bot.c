@@ -46,6 +46,7 @@ struct bot_conf {
 	const char	*db_url, *migrations;
 	int64_t		 connect_timeout_ms, statement_timeout_ms;
 	long long	 batch_updates;
+	int		 set_commands;
 	const char	*listen;
 	int64_t		 stop_timeout_ms;
 };
@@ -158,6 +159,8 @@ bot_conf_telegram(struct bot *b, char **cause)
 	if (bc_conf_str(cf, "telegram", "api_url", "https://api.telegram.org",
 	    &c->api_url, cause) == -1 ||
 	    bc_conf_str(cf, "telegram", "mode", "polling", &mode, cause) == -1 ||
+	    bc_conf_bool(cf, "telegram", "set_commands", 1, &c->set_commands,
+	    cause) == -1 ||
 	    bc_conf_int(cf, "telegram", "poll_timeout", 30, 1, 50,
 	    &c->poll_timeout, cause) == -1 ||
 	    bc_conf_int(cf, "telegram", "global_rate", 30, 1, 1000000,
@@ -320,6 +323,60 @@ bot_signal(int signo, void *arg)
 	bot_flush(b);
 }
 
+static void
+bot_commands_done(const struct bc_tg_result *res, void *arg)
+{
+	(void)arg;
+	if (!res->ok)
+		log_warnx("setMyCommands failed: %s", res->description);
+}
+
+/*
+ * The command menu Telegram shows: every command that is neither hidden
+ * nor for admins, its description the usage text (a leading "— " left
+ * out) or, without one, its name; at most 100, as Telegram allows.
+ */
+static void
+bot_set_commands(struct bot *b)
+{
+	const struct bc_cmd_entry *e;
+	json_t *list;
+	const char *d;
+	char desc[257];
+	size_t i, n;
+
+	list = json_array();
+	for (i = 0; i < b->def->ncmds && json_array_size(list) < 100; i++) {
+		e = &b->def->cmds[i];
+		if (e->flags & (BC_CMD_HIDDEN | BC_CMD_ADMIN))
+			continue;
+		d = e->usage != NULL ? e->usage : "";
+		if (strncmp(d, "\xe2\x80\x94", 3) == 0)	/* "—" */
+			d += 3;
+		while (*d == ' ')
+			d++;
+		if (*d == '\0')
+			d = e->name;
+		/* Telegram counts characters; 256 bytes stay under 256. */
+		if (bc_strlcpy(desc, d, sizeof desc) >= sizeof desc) {
+			/* Cut before a character that did not fit whole. */
+			n = sizeof desc - 1;
+			while (n > 0 && ((unsigned char)d[n] & 0xc0) == 0x80)
+				n--;
+			desc[n] = '\0';
+		}
+		json_array_append_new(list, json_pack("{ss ss}", "command",
+		    e->name, "description", desc));
+	}
+	if (json_array_size(list) == 0) {
+		json_decref(list);
+		return;
+	}
+	if (bc_tg_call(b->env.tg, "setMyCommands", json_pack("{so}",
+	    "commands", list), 0, bot_commands_done, b) == -1)
+		log_warnx("cannot queue setMyCommands");
+}
+
 /* getMe answered: start receiving updates. */
 static void
 bot_me(const struct bc_tg_result *res, void *arg)
@@ -360,6 +417,8 @@ bot_me(const struct bc_tg_result *res, void *arg)
 		bc_ev_stop();
 		return;
 	}
+	if (b->c.set_commands)
+		bot_set_commands(b);
 	b->ready = 1;
 	bc_notify_ready();
 	bc_notify_status("running as @%s (%s)", bc_tg_me_username(b->env.tg),

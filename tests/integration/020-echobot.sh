@@ -10,7 +10,7 @@
 TOKEN=123456:EchoTEST-token_x
 BAD=987654:NotKnownToTheFake_zz
 
-t_plan 20 020-echobot
+t_plan 21 020-echobot
 fake_start -t "$TOKEN"
 db_create echo020
 token_file "$W/token" "$TOKEN"
@@ -132,6 +132,14 @@ else
 	not_ok "READY=1 on BOTD_NOTIFY_FD, after getMe was answered"
 	diag "notify: $(cat "$W/notify.out")" "getMe: $me"
 fi
+
+# The command menu: setMyCommands with the table, names for descriptions.
+want='[{"command":"start","description":"start"},{"command":"ping","description":"ping"},{"command":"count","description":"count"}]'
+wait_until 30 "curl -sS '$FAKE_URL/bot$TOKEN/getMyCommands' |
+    grep -qF '$want'"
+is "the command menu is set at start (setMyCommands)" \
+    "$(curl -sS "$FAKE_URL/bot$TOKEN/getMyCommands" | tr -d ' ')" \
+    "{\"ok\":true,\"result\":$want}"
 
 r=$(curl -sS -w ' %{http_code}' "$H/health/live")$(curl -sS \
     -w ' %{http_code}' "$H/health/ready")

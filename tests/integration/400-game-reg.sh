@@ -7,8 +7,21 @@
 . "$(dirname "$0")/lib-game.sh"
 
 T_NAME=game400
-t_plan 12 400-game-reg
+t_plan 13 400-game-reg
 game_start
+
+# The command menu: the table's descriptions, no admin command in it.
+wait_until 30 "curl -sS '$FAKE_URL/bot$GAME_TOKEN/getMyCommands' |
+    grep -q pisunchik"
+m=$(curl -sS "$FAKE_URL/bot$GAME_TOKEN/getMyCommands")
+if contains "$m" '{"command":"start","description":"профиль или регистрация"}' \
+    '"command":"kazik"' && ! contains "$m" '"admin"' &&
+    ! contains "$m" '"stocks_update"'; then
+	ok "the command menu: descriptions from the table, no admin commands"
+else
+	not_ok "the command menu: descriptions from the table, no admin commands"
+	diag "$m"
+fi
 
 U=5001
 say_wait $U /start

@@ -15,8 +15,12 @@
  *   [telegram]  api_url, token_file, mode (polling | webhook), admins,
  *               poll_timeout, global_rate, chat_interval, chat_burst,
  *               group_per_min, webhook_url, webhook_path,
- *               webhook_secret_file
- *   [database]  url, connect_timeout, statement_timeout, migrations
+ *               webhook_secret_file, set_commands (yes: once getMe
+ *               answered, setMyCommands with the commands that are
+ *               neither hidden nor admin-only, each described by its
+ *               usage, a leading "— " left out, or by its name)
+ *   [database]  url, connect_timeout, statement_timeout, migrations,
+ *               batch_updates
  *   [http]      listen (health, metrics, webhook; off when absent)
  *   [log]       level (error | warn | info | debug), format (logfmt | json)
  *

@@ -89,6 +89,7 @@ typedef int bc_cmd_fn(struct bc_router_ctx *);
  * wait (further tries during it are ignored quietly). The limits are kept
  * in memory (bounded by opts.rate_max_users) and count runs that reached
  * the handler. usage is a short argument synopsis and description for
+ * the command menu (setMyCommands, see bot.h: a leading "— " left out) and
  * bc_router_help(). Runs of BC_CMD_ADMIN commands are written to
  * admin_audit (action "/name", details {"args", "chat_id"}) in the
  * command's transaction; a non-admin's attempt is refused and logged.
