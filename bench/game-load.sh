@@ -28,13 +28,12 @@ SEED=${SEED:-1}
 B=${B:-build-bench}
 BUILD=${BUILD:-1}
 KEEP=${KEEP:-0}
+ME=game-load
+. "$ROOT/bench/lib.sh"
 TOKEN=424242:GameBENCH-token_x
 GROUP=-1001234567890
 PLAYER0=30000
 ADMIN=900
-
-die() { echo "game-load: $*" >&2; exit 1; }
-say() { echo "game-load: $*" >&2; }
 
 for v in N RATE PLAYERS SEED; do
 	eval "x=\$$v"
@@ -50,46 +49,6 @@ cd "$ROOT"
 case $B in /*) BD=$B ;; *) BD=$ROOT/$B ;; esac
 GAME=$BD/bots/game
 TGFAKE=$BD/tests/fakes/tgfake
-
-TMP=
-BOT_PID=
-FAKE_PID=
-DRIVE_PID=
-
-# Stop one process by pid: TERM, up to 10 s, then KILL; reap it.
-stop_pid() {
-	[ -n "$1" ] || return 0
-	if ! kill -TERM "$1" 2>/dev/null; then
-		wait "$1" 2>/dev/null || true
-		return 0
-	fi
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	trap - EXIT INT TERM
-	stop_pid "$DRIVE_PID"
-	stop_pid "$BOT_PID"
-	stop_pid "$FAKE_PID"
-	if [ -n "$TMP" ]; then
-		[ -d "$TMP/pg" ] && "$ROOT/tests/lib/pgtmp" stop "$TMP/pg" \
-		    >/dev/null 2>&1 || true
-		if [ "$KEEP" = 1 ]; then
-			say "kept $TMP"
-		else
-			rm -rf "$TMP"
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # wait_for SECS CMD: poll the shell command CMD every 50 ms.
 wait_for() {

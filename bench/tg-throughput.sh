@@ -30,10 +30,9 @@ BUILD=${BUILD:-1}
 GRAMMY_VERSION=${GRAMMY_VERSION:-1.46.0}
 PG_NPM_VERSION=${PG_NPM_VERSION:-8.23.1}
 KEEP=${KEEP:-0}
+ME=tg-throughput
+. "$ROOT/bench/lib.sh"
 TOKEN=123456:BENCH
-
-die() { echo "tg-throughput: $*" >&2; exit 1; }
-say() { echo "tg-throughput: $*" >&2; }
 
 for v in N USERS BATCH RUNS; do
 	eval "x=\$$v"
@@ -57,46 +56,6 @@ cd "$ROOT"
 case $B in /*) BD=$B ;; *) BD=$ROOT/$B ;; esac
 ECHOBOT=$BD/tests/example/echobot
 TGFAKE=$BD/tests/fakes/tgfake
-
-TMP=
-BOT_PID=
-FAKE_PID=
-DRIVE_PID=
-
-# Stop one process by pid: TERM, up to 10 s, then KILL; reap it.
-stop_pid() {
-	[ -n "$1" ] || return 0
-	if ! kill -TERM "$1" 2>/dev/null; then
-		wait "$1" 2>/dev/null || true
-		return 0
-	fi
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	trap - EXIT INT TERM
-	stop_pid "$DRIVE_PID"
-	stop_pid "$BOT_PID"
-	stop_pid "$FAKE_PID"
-	if [ -n "$TMP" ]; then
-		[ -d "$TMP/pg" ] && "$ROOT/tests/lib/pgtmp" stop "$TMP/pg" \
-		    >/dev/null 2>&1 || true
-		if [ "$KEEP" = 1 ]; then
-			say "kept $TMP"
-		else
-			rm -rf "$TMP"
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------ preparation
 if [ "$BUILD" = 1 ]; then
