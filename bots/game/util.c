@@ -18,18 +18,29 @@
 
 #include "game.h"
 
+/* The text of fmt as a reply, with the inline keyboard kb (stolen). */
+static int
+game_vreply(struct bc_router_ctx *ctx, json_t *kb, const char *fmt,
+    va_list ap)
+{
+	char *s;
+	int rc;
+
+	xvasprintf(&s, fmt, ap);
+	rc = bc_router_reply(ctx, s, 0, kb);
+	free(s);
+	return rc;
+}
+
 int
 game_reply(struct bc_router_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	int rc;
 
 	va_start(ap, fmt);
-	xvasprintf(&s, fmt, ap);
+	rc = game_vreply(ctx, NULL, fmt, ap);
 	va_end(ap);
-	rc = bc_router_reply(ctx, s, 0, NULL);
-	free(s);
 	return rc;
 }
 
@@ -38,14 +49,11 @@ int
 game_replykb(struct bc_router_ctx *ctx, json_t *kb, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	int rc;
 
 	va_start(ap, fmt);
-	xvasprintf(&s, fmt, ap);
+	rc = game_vreply(ctx, kb, fmt, ap);
 	va_end(ap);
-	rc = bc_router_reply(ctx, s, 0, kb);
-	free(s);
 	return rc;
 }
 
