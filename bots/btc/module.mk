@@ -16,7 +16,8 @@ BOTS += $(B)/bots/btc
 # pricefake: CoinMarketCap and Coinbase price replies, a settable price
 # and injectable failures (tests/fakes/pricefake.c, compiled by the
 # Makefile's pattern rule; tests/fakes/module.mk leaves it out of tgfake).
-$(B)/tests/fakes/pricefake: $(B)/tests/fakes/pricefake.o $(LIB)
+$(B)/tests/fakes/pricefake: $(B)/tests/fakes/pricefake.o \
+    $(B)/tests/fakes/serve.o $(LIB)
 	$(call quiet,LINK,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 TEST_PROGRAMS += $(B)/tests/fakes/pricefake

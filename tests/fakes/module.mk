@@ -1,4 +1,5 @@
-# tests/fakes: tgfake, the fake Telegram Bot API server, and promcheck, a
+# tests/fakes: tgfake, the fake Telegram Bot API server (serve.c: its
+# listening, shared with pricefake), and promcheck, a
 # strict checker of the Prometheus text format (both built by make check).
 # Other programs' sources here are not part of tgfake (pricefake.c is
 # built by bots/btc/module.mk).

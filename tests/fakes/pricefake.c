@@ -29,9 +29,6 @@
  */
 
 #include <sys/queue.h>
-#include <sys/socket.h>
-
-#include <netinet/in.h>
 
 #include <getopt.h>
 #include <math.h>
@@ -49,6 +46,8 @@
 #include <botcommon/log.h>
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
+
+#include "serve.h"
 
 enum { SRC_CMC, SRC_COINBASE, SRC_N };
 
@@ -282,63 +281,6 @@ on_request(struct evhttp_request *req, void *arg)
 	evhttp_clear_headers(&q);
 }
 
-/* Bind HOST:PORT; the port bound, or -1. */
-static int
-listen_on(const char *spec)
-{
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof sin;
-	char *host, *colon;
-	int ret = -1;
-
-	host = xstrdup(spec);
-	if ((colon = strrchr(host, ':')) == NULL) {
-		log_warnx("bad listen address '%s' (want HOST:PORT)", spec);
-		goto fail;
-	}
-	*colon = '\0';
-	if ((bs = evhttp_bind_socket_with_handle(P.http, host,
-	    (uint16_t)strtol(colon + 1, NULL, 10))) == NULL) {
-		log_warn("cannot listen on '%s'", spec);
-		goto fail;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(bs),
-	    (struct sockaddr *)&sin, &sl) == -1) {
-		log_warn("getsockname");
-		goto fail;
-	}
-	ret = ntohs(sin.sin_port);
-	printf("listening %s:%d\n", host, ret);
-	fflush(stdout);
-fail:
-	free(host);
-	return ret;
-}
-
-static int
-write_portfile(const char *path, int port)
-{
-	char *tmp;
-	FILE *f;
-	int ret = -1;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_warn("cannot write '%s'", tmp);
-		goto fail;
-	}
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
-		log_warn("cannot write '%s'", path);
-		goto fail;
-	}
-	ret = 0;
-fail:
-	free(tmp);
-	return ret;
-}
-
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -380,9 +322,9 @@ main(int argc, char **argv)
 		fatalx("cannot create the event base");
 	evhttp_set_gencb(P.http, on_request, NULL);
 	evhttp_set_allowed_methods(P.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	if ((port = listen_on(listen)) == -1)
+	if ((port = fake_listen(P.http, listen)) == -1)
 		return BC_EXIT_TEMP;
-	if (portfile != NULL && write_portfile(portfile, port) == -1)
+	if (portfile != NULL && fake_write_portfile(portfile, port) == -1)
 		return BC_EXIT_TEMP;
 	sigterm = evsignal_new(P.base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(P.base, SIGINT, on_signal, NULL);

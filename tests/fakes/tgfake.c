@@ -6,10 +6,7 @@
  * See README.md for the behaviour and the control API.
  */
 
-#include <sys/socket.h>
 #include <sys/types.h>
-
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +29,7 @@
 #include <botcommon/util.h>
 #include <botcommon/xmalloc.h>
 
+#include "serve.h"
 #include "tgfake.h"
 
 struct fake F;
@@ -668,69 +666,6 @@ defaults(void)
 	F.sink = json_array();
 }
 
-/* Bind HOST:PORT; returns the port actually bound, or -1. */
-static int
-listen_on(const char *spec)
-{
-	struct evhttp_bound_socket *bs;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char *host, *colon;
-	int64_t port;
-	int ret = -1;
-
-	host = xstrdup(spec);
-	if ((colon = strrchr(host, ':')) == NULL) {
-		log_warnx("bad listen address '%s' (want HOST:PORT)", spec);
-		goto fail;
-	}
-	*colon = '\0';
-	port = num_arg(colon + 1, 0, 65535, "port");
-	if ((bs = evhttp_bind_socket_with_handle(F.http, host,
-	    (uint16_t)port)) == NULL) {
-		log_warn("cannot listen on '%s'", spec);
-		goto fail;
-	}
-	if (getsockname(evhttp_bound_socket_get_fd(bs),
-	    (struct sockaddr *)&ss, &sl) == -1) {
-		log_warn("getsockname");
-		goto fail;
-	}
-	if (ss.ss_family == AF_INET)
-		ret = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	else
-		ret = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	printf("listening %s:%d\n", host, ret);
-	fflush(stdout);
-fail:
-	free(host);
-	return ret;
-}
-
-/* Write the port atomically, so a reader never sees half a number. */
-static int
-write_portfile(const char *path, int port)
-{
-	char *tmp;
-	FILE *f;
-	int ret = -1;
-
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL) {
-		log_warn("cannot write '%s'", tmp);
-		goto fail;
-	}
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
-		log_warn("cannot write '%s'", path);
-		goto fail;
-	}
-	ret = 0;
-fail:
-	free(tmp);
-	return ret;
-}
-
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -792,9 +727,9 @@ main(int argc, char **argv)
 	evhttp_set_timeout(F.http, 120);
 	evhttp_set_max_body_size(F.http, 64 * 1024 * 1024);
 	evhttp_set_allowed_methods(F.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	if ((port = listen_on(listen)) == -1)
+	if ((port = fake_listen(F.http, listen)) == -1)
 		exit(BC_EXIT_TEMP);
-	if (portfile != NULL && write_portfile(portfile, port) == -1)
+	if (portfile != NULL && fake_write_portfile(portfile, port) == -1)
 		exit(BC_EXIT_TEMP);
 	sigterm = evsignal_new(F.base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(F.base, SIGINT, on_signal, NULL);
